@@ -1,0 +1,45 @@
+# The README's commands. `make run` on a fresh machine: install, migrate, seed, start.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install migrate seed run test test-fast lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt scripts/install.sh
+	PYTHON=$(PYTHON) bash scripts/install.sh
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	@if [ -n "$$DATABASE_URL" ]; then $(PY) manage.py db_bootstrap; fi
+	$(PY) manage.py migrate_all
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo
+	@echo "Callseal console: http://127.0.0.1:$${PORT:-8000}/  (logins above; also in var/demo-credentials.txt)"
+	@echo
+	$(VENV)/bin/honcho start -f Procfile
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

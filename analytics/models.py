@@ -1,0 +1,1 @@
+"""Models of this app live here; see callseal.tenancy.residency."""

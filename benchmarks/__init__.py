@@ -1,0 +1,1 @@
+"""Side-by-side measurements against named peers. Run with `make bench`; never timed tests."""

@@ -1,0 +1,139 @@
+"""Data-residency regions, read and validated from the environment.
+
+Each region has its own database, storage root, Celery queue, inference endpoints and key
+reference. Adding a region is configuration only: name it in ``CALLSEAL_REGIONS`` and give
+its ``REGION_<NAME>_*`` variables (defaults exist for the embedded mode).
+
+This module imports nothing from Django so that settings can use it, and so that the
+inference service (which has no ORM) can resolve its own region.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REGION_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+_DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
+_HTTP_SCHEMES = {"http", "https"}
+_WS_SCHEMES = {"ws", "wss", "http", "https"}
+# First port of the per-region inference services and LLM servers in the embedded mode;
+# region i (in CALLSEAL_REGIONS order) gets base + i.
+INFERENCE_BASE_PORT = 8701
+LLM_BASE_PORT = 8801
+
+
+class RegionConfigError(ValueError):
+    """A region is referenced but misconfigured; the message names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    name: str
+    db_alias: str
+    database_url: str
+    storage_root: Path
+    celery_queue: str
+    inference_url: str
+    llm_url: str
+    key_ref: str
+
+    @property
+    def env_prefix(self) -> str:
+        return f"REGION_{self.name.upper()}_"
+
+
+def _env_name(region: str, key: str) -> str:
+    return f"REGION_{region.upper()}_{key}"
+
+
+def _check_url(setting: str, value: str, schemes: set[str]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        allowed = ", ".join(sorted(schemes))
+        raise RegionConfigError(setting, f"scheme {parts.scheme or '(none)'!r} not in {allowed}")
+    if parts.scheme != "sqlite" and not parts.hostname:
+        raise RegionConfigError(setting, f"{value!r} has no host")
+    return value
+
+
+def parse_region_names(raw: str) -> list[str]:
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if not names:
+        raise RegionConfigError("CALLSEAL_REGIONS", "names no region")
+    for name in names:
+        if not REGION_NAME_RE.match(name):
+            raise RegionConfigError(
+                "CALLSEAL_REGIONS",
+                f"{name!r} is not a region name (lower-case letters and digits, 2-16 chars)",
+            )
+    if len(set(names)) != len(names):
+        raise RegionConfigError("CALLSEAL_REGIONS", "names a region twice")
+    return names
+
+
+def load_regions(
+    environ: Mapping[str, str] | None = None, *, var_dir: Path, embedded: bool
+) -> dict[str, Region]:
+    """Build the REGIONS mapping; raise RegionConfigError naming the bad setting.
+
+    In embedded mode every value has a default under ``var_dir``; otherwise each region's
+    database URL must be given explicitly, because guessing a production database is how
+    data ends up in the wrong jurisdiction.
+    """
+    env = os.environ if environ is None else environ
+    names = parse_region_names(env.get("CALLSEAL_REGIONS", "us,eu"))
+    regions: dict[str, Region] = {}
+    for index, name in enumerate(names):
+        db_setting = _env_name(name, "DATABASE_URL")
+        database_url = env.get(db_setting, "")
+        if not database_url:
+            if not embedded:
+                raise RegionConfigError(db_setting, "is required when DATABASE_URL is set")
+            database_url = f"sqlite:///{var_dir / f'region-{name}.sqlite3'}"
+        _check_url(db_setting, database_url, _DB_SCHEMES)
+
+        storage_setting = _env_name(name, "STORAGE_ROOT")
+        storage_root = Path(env.get(storage_setting, "") or var_dir / "storage" / name)
+        if not storage_root.is_absolute():
+            raise RegionConfigError(storage_setting, f"{storage_root} is not an absolute path")
+
+        queue_setting = _env_name(name, "CELERY_QUEUE")
+        queue = env.get(queue_setting, "") or f"region.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", queue):
+            raise RegionConfigError(queue_setting, f"{queue!r} is not a queue name")
+
+        inference_setting = _env_name(name, "INFERENCE_URL")
+        inference_url = env.get(inference_setting, "") or (
+            f"http://127.0.0.1:{INFERENCE_BASE_PORT + index}"
+        )
+        _check_url(inference_setting, inference_url, _WS_SCHEMES)
+
+        llm_setting = _env_name(name, "LLM_URL")
+        llm_url = env.get(llm_setting, "") or f"http://127.0.0.1:{LLM_BASE_PORT + index}/v1"
+        _check_url(llm_setting, llm_url, _HTTP_SCHEMES)
+
+        key_setting = _env_name(name, "KEY_REF")
+        key_ref = env.get(key_setting, "") or f"file:{var_dir / 'keys' / name}"
+        if not re.match(r"^(file|kms):.+", key_ref):
+            raise RegionConfigError(key_setting, f"{key_ref!r} must start with file: or kms:")
+
+        regions[name] = Region(
+            name=name,
+            db_alias=f"region_{name}",
+            database_url=database_url,
+            storage_root=storage_root,
+            celery_queue=queue,
+            inference_url=inference_url.rstrip("/"),
+            llm_url=llm_url.rstrip("/"),
+            key_ref=key_ref,
+        )
+    return regions

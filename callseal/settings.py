@@ -1,0 +1,281 @@
+"""Callseal settings: one module, everything from the environment (see .env.example).
+
+Two modes, chosen by whether DATABASE_URL is set:
+- embedded (default): SQLite files under var/, Channels' in-memory layer, Celery over
+  Kombu's filesystem transport. No server needed.
+- servers: PostgreSQL for the directory and for each region, Redis for Channels and Celery.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from callseal.regions import RegionConfigError, load_regions
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _setting(name: str, cast: Any, default: Any) -> Any:
+    try:
+        return env(name, cast=cast, default=default)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
+VAR_DIR = Path(_setting("CALLSEAL_VAR_DIR", str, str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = _setting("DJANGO_DEBUG", bool, False)
+
+
+def _secret_key() -> str:
+    configured = env.str("DJANGO_SECRET_KEY", default="")
+    if configured:
+        if len(configured) < 32:
+            raise ImproperlyConfigured("DJANGO_SECRET_KEY: must be at least 32 characters")
+        return configured
+    # Embedded mode: a per-checkout key kept out of the repository.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = _setting("DJANGO_ALLOWED_HOSTS", list, ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = _setting("DJANGO_CSRF_TRUSTED_ORIGINS", list, [])
+# Public base URL Twilio reaches us at (webhook signatures are computed over it).
+PUBLIC_BASE_URL = _setting("CALLSEAL_PUBLIC_BASE_URL", str, "http://127.0.0.1:8000").rstrip("/")
+
+# --- Regions and databases -------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+EMBEDDED = not DATABASE_URL
+try:
+    REGIONS = load_regions(var_dir=VAR_DIR, embedded=EMBEDDED)
+except RegionConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+
+# The region whose Celery queue this process consumes (workers only); see callseal.celery.
+WORKER_REGION = env.str("CALLSEAL_WORKER_REGION", default="")
+if WORKER_REGION and WORKER_REGION not in REGIONS:
+    raise ImproperlyConfigured(
+        f"CALLSEAL_WORKER_REGION: {WORKER_REGION!r} is not one of {', '.join(REGIONS)}"
+    )
+
+# Role the application assumes on PostgreSQL. It owns nothing, so row-level security
+# applies to it; migrations run as the login (owner) role.
+DB_APP_ROLE = env.str("CALLSEAL_DB_APP_ROLE", default="callseal_app")
+_TEST_SUFFIX = env.str("CALLSEAL_TEST_DB_SUFFIX", default="")
+
+
+def _database(url: str, setting: str, *, regional: bool) -> dict[str, Any]:
+    try:
+        config: dict[str, Any] = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types for bad URLs
+        raise ImproperlyConfigured(f"{setting}: {exc}") from exc
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config["OPTIONS"] = {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+        config["TEST"] = {"NAME": None}
+    elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+        config["ENGINE"] = "callseal.db.backends.postgresql"
+        options = config.setdefault("OPTIONS", {})
+        if DB_APP_ROLE:
+            options["assume_role"] = DB_APP_ROLE
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+        config["CONN_MAX_AGE"] = _setting("CALLSEAL_DB_CONN_MAX_AGE", int, 60)
+        config["CONN_HEALTH_CHECKS"] = True
+        config["TEST"] = {"NAME": f"test_{config['NAME']}{_TEST_SUFFIX}"}
+    else:
+        raise ImproperlyConfigured(f"{setting}: only sqlite and postgres URLs are supported")
+    config["REGIONAL"] = regional
+    return config
+
+
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": _database(
+        DATABASE_URL or f"sqlite:///{VAR_DIR / 'directory.sqlite3'}",
+        "DATABASE_URL",
+        regional=False,
+    )
+}
+for _region in REGIONS.values():
+    DATABASES[_region.db_alias] = _database(
+        _region.database_url, f"{_region.env_prefix}DATABASE_URL", regional=True
+    )
+DATABASE_ROUTERS = ["callseal.tenancy.router.ResidencyRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Applications ----------------------------------------------------------------------
+INSTALLED_APPS = [
+    # Ours first: callseal.tenancy overrides `migrate` to run as the owner role.
+    "callseal.tenancy",
+    "callseal.ledger",
+    "callseal.crypto",
+    "calls",
+    "agents",
+    "compliance",
+    "analytics",
+    "callseal.console",
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "channels",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "callseal.observability.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "callseal.tenancy.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "callseal.urls"
+ASGI_APPLICATION = "callseal.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "callseal.tenancy.context_processors.tenancy",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Security ------------------------------------------------------------------------------
+_HTTPS = PUBLIC_BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = _setting("DJANGO_SECURE_COOKIES", bool, _HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = _setting("DJANGO_USE_X_FORWARDED_HOST", bool, False)
+if _HTTPS:
+    SECURE_HSTS_SECONDS = 31536000
+
+# --- Channels and Celery -------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("CALLSEAL_CHANNEL_PREFIX", default="callseal"),
+            },
+        }
+    }
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+    _celery_dir = VAR_DIR / "celery"
+    for _sub in ("queue", "processed"):
+        (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = _setting("CELERY_TASK_ALWAYS_EAGER", bool, False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Logging: JSON lines with tenant, call and request ids; never personal data ------------
+LOG_LEVEL = _setting("CALLSEAL_LOG_LEVEL", str, "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"CALLSEAL_LOG_LEVEL: {LOG_LEVEL!r} is not a log level")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "callseal.observability.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": sys.stderr,
+            "formatter": "json",
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's request logger formats the request line, which can carry query strings.
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+    },
+}

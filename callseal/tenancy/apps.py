@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TenancyConfig(AppConfig):
+    name = "callseal.tenancy"
+    label = "tenancy"
+    verbose_name = "Tenancy and residency"
+
+    def ready(self) -> None:
+        from callseal.tenancy import checks  # noqa: F401  (registers system checks)

@@ -1,0 +1,84 @@
+"""Create the demo tenants, users and numbers (idempotent) and print the logins."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from calls.models import PhoneNumber
+from callseal.tenancy.models import Role, Tenant
+from callseal.tenancy.services import membership_grant, tenant_create, user_create
+
+DEMO_TENANTS = [
+    # slug, name, region, number, consent policy
+    ("acme-us", "Acme Inc. (US)", "us", "+14155550100", "jurisdiction"),
+    ("acme-eu", "Acme GmbH (EU)", "eu", "+493055510000", "explicit"),
+]
+DEMO_ROLES = [("admin", Role.ADMIN), ("compliance", Role.COMPLIANCE_OFFICER)]
+
+
+def demo_credentials_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-credentials.txt"
+
+
+def _demo_password() -> str:
+    """One password for every demo login: $CALLSEAL_DEMO_PASSWORD, else kept under var/."""
+    configured = os.environ.get("CALLSEAL_DEMO_PASSWORD", "")
+    if configured:
+        if len(configured) < 12:
+            raise CommandError("CALLSEAL_DEMO_PASSWORD: must be at least 12 characters")
+        return configured
+    path = Path(settings.VAR_DIR) / "demo-password"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(12))
+    return path.read_text().strip()
+
+
+class Command(BaseCommand):
+    help = "Create demo tenants acme-us (region us) and acme-eu (region eu) with logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        missing = {region for _, _, region, _, _ in DEMO_TENANTS} - set(settings.REGIONS)
+        if missing:
+            raise CommandError(
+                f"the demo needs regions {', '.join(sorted(missing))} in CALLSEAL_REGIONS"
+            )
+        password = _demo_password()
+        user_model = get_user_model()
+        lines = []
+        with transaction.atomic(using="default"):
+            for slug, name, region, number, consent in DEMO_TENANTS:
+                tenant = Tenant.objects.filter(slug=slug).first() or tenant_create(
+                    slug=slug, name=name, region=region, policies={"consent_mode": consent}
+                )
+                PhoneNumber.objects.get_or_create(
+                    e164=number, defaults={"tenant": tenant, "label": f"{name} main line"}
+                )
+                for suffix, role in DEMO_ROLES:
+                    username = f"{slug}-{suffix}"
+                    user: Any = user_model.objects.filter(username=username).first()
+                    if user is None:
+                        user = user_create(
+                            username=username, email=f"{username}@example.com", password=password
+                        )
+                    else:
+                        user.set_password(password)
+                        user.save(update_fields=["password"])
+                    membership_grant(tenant=tenant, user=user, role=role)
+                    lines.append(
+                        f"{username:<22} {password}   {role.label} of {slug} "
+                        f"(region {region}, number {number})"
+                    )
+        demo_credentials_path().write_text("\n".join(lines) + "\n")
+        self.stdout.write("Demo logins (username, password):")
+        for line in lines:
+            self.stdout.write("  " + line)

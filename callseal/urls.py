@@ -1,0 +1,22 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from callseal import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
+    path("", include("callseal.console.urls")),
+    path("calls/", include("calls.urls")),
+]
+
+handler400 = "callseal.console.views.bad_request"
+handler403 = "callseal.console.views.permission_denied"
+handler404 = "callseal.console.views.page_not_found"
+handler500 = "callseal.console.views.server_error"

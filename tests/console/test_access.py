@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from calls.models import Call
+from callseal.tenancy.context import tenant_context
+from callseal.tenancy.models import Role
+from tests.conftest import ALL_DATABASES
+
+pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
+
+
+# Every URL that takes an object id, with a factory for an object of that kind. A new
+# URL with an id converter must be added here: test_every_id_url_is_covered enforces it.
+def _call(tenant) -> str:
+    with tenant_context(tenant):
+        call = Call.objects.create(
+            tenant_id=tenant.id,
+            twilio_call_sid="CA" + uuid.uuid4().hex,
+            to_number="+1",
+            from_masked="**",
+            region=tenant.region,
+            started_at="2026-01-01T00:00:00Z",
+        )
+    return f"/calls/{call.id}/"
+
+
+CROSS_TENANT_CASES = {"calls/<uuid:call_id>/": _call}
+
+
+def _patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
+    found = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            found += _patterns(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            found.append(prefix + str(entry.pattern))
+    return found
+
+
+def test_every_id_url_is_covered():
+    with_ids = {p for p in _patterns(get_resolver()) if re.search(r"<(uuid|int|slug):", p)}
+    assert with_ids == set(CROSS_TENANT_CASES)
+
+
+@pytest.mark.parametrize("pattern", sorted(CROSS_TENANT_CASES))
+def test_another_tenants_object_is_not_found(pattern, client, login_as, acme_us, acme_eu):
+    foreign_url = CROSS_TENANT_CASES[pattern](acme_eu)
+    own_url = CROSS_TENANT_CASES[pattern](acme_us)
+    login_as(acme_us, Role.ADMIN)
+    assert client.get(own_url).status_code == 200
+    foreign = client.get(foreign_url)
+    missing = client.get(re.sub(r"[0-9a-f-]{36}", str(uuid.uuid4()), own_url))
+    assert foreign.status_code == missing.status_code == 404
+    # Same page, byte for byte, but for the per-response CSRF token.
+    assert _without_csrf(foreign.content) == _without_csrf(missing.content)
+
+
+def _without_csrf(body: bytes) -> bytes:
+    body = re.sub(rb'"X-CSRFToken": "[^"]+"', b"", body)
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", body)
+
+
+def test_switching_to_a_tenant_you_do_not_belong_to_is_not_found(
+    client, login_as, acme_us, acme_eu
+):
+    login_as(acme_us)
+    response = client.post("/tenant/switch/", {"tenant_id": str(acme_eu.id)})
+    assert response.status_code == 404
+    assert client.post("/tenant/switch/", {"tenant_id": "not-a-uuid"}).status_code == 400
+
+
+def test_a_user_with_two_memberships_switches_tenant(client, login_as, acme_us, acme_eu):
+    from tests.factories import membership
+
+    user = login_as(acme_us)
+    membership(user=user, tenant=acme_eu, role=Role.SUPERVISOR)
+    page = client.get("/").content.decode()
+    assert 'id="tenant-switch"' in page
+    response = client.post("/tenant/switch/", {"tenant_id": str(acme_eu.id)})
+    assert response.status_code == 302
+    home = client.get("/").content.decode()
+    assert "Acme EU" in home
+    assert "region <strong>eu</strong>" in home
+
+
+def test_roles_are_enforced_by_the_view_not_only_the_menu(client, login_as, acme_us):
+    login_as(acme_us, Role.AGENT)
+    assert client.get("/settings/").status_code == 403
+    assert client.get("/compliance/").status_code == 403
+    assert client.get("/calls/").status_code == 200
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    response = client.get("/calls/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_unknown_page_is_a_clean_404_page(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert b"Traceback" not in response.content
+    assert b"Not found" in response.content

@@ -1,0 +1,70 @@
+"""docker-compose.yml and the Procfile name only real entry points of the project."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _check_command(argv: list[str]) -> None:
+    if argv[:2] == ["sh", "-c"]:
+        for part in argv[2].split("&&"):
+            _check_command(shlex.split(part))
+        return
+    if argv[0] == "env":
+        argv = [a for a in argv[1:] if "=" not in a]
+    exe = Path(argv[0]).name
+    if exe == "daphne":
+        assert argv[-1] == "callseal.asgi:application"
+        import callseal.asgi
+
+        assert callable(callseal.asgi.application)
+    elif exe == "celery":
+        assert argv[1:3] == ["-A", "callseal"]
+        assert argv[3] in {"worker", "beat"}
+        if argv[3] == "worker":
+            queue = argv[argv.index("-Q") + 1]
+            assert queue in {r.celery_queue for r in settings.REGIONS.values()}
+    elif exe == "python" and argv[1] == "manage.py":
+        assert argv[2] in get_commands(), f"no management command {argv[2]!r}"
+    elif exe == "python" and argv[1] == "-m":
+        __import__(argv[2])
+    else:
+        pytest.fail(f"unexpected entry point {argv!r}")
+
+
+def test_every_compose_command_names_a_real_entry_point():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app_services = {n: s for n, s in compose["services"].items() if "build" in s}
+    assert {"web", "worker-us", "worker-eu", "beat", "migrate"} <= set(app_services)
+    for service in app_services.values():
+        _check_command(service["command"])
+    for name in ("postgres-directory", "postgres-us", "postgres-eu", "redis"):
+        assert "healthcheck" in compose["services"][name]
+
+
+def test_compose_gives_each_worker_its_region():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for region in settings.REGIONS:
+        worker = compose["services"][f"worker-{region}"]
+        assert worker["environment"]["CALLSEAL_WORKER_REGION"] == region
+        assert worker["command"][worker["command"].index("-Q") + 1] == f"region.{region}"
+
+
+def test_procfile_runs_web_beat_and_a_worker_per_region():
+    entries = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert {"web", "beat"} <= set(entries)
+    for region in settings.REGIONS:
+        assert f"worker-{region}" in entries
+    for command in entries.values():
+        argv = shlex.split(command.replace("${PORT:-8000}", "8000"))
+        _check_command(argv)
