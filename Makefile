@@ -22,7 +22,7 @@ seed: migrate
 
 run: seed
 	@echo
-	@echo "Callseal console: http://127.0.0.1:$${PORT:-8000}/  (logins above; also in var/demo-credentials.txt)"
+	@echo "Callseal console: http://127.0.0.1:$${CALLSEAL_PORT:-8000}/  (logins above; also in var/demo-credentials.txt)"
 	@echo
 	$(VENV)/bin/honcho start -f Procfile
 

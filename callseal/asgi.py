@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by daphne)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by daphne).
+
+Two WebSocket families with different authentication: Twilio's media streams (signature and
+one-time token, callseal.routing) and the console's live updates (session cookie, origin
+checked, tenant from the active membership).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,22 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callseal.settings")
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
+from callseal.console.routing import console_websocket_urlpatterns  # noqa: E402
 from callseal.routing import websocket_urlpatterns  # noqa: E402
+from callseal.tenancy.channels import TenantScopeMiddleware  # noqa: E402
+
+console_websockets = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(TenantScopeMiddleware(URLRouter(console_websocket_urlpatterns)))
+)
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        "websocket": URLRouter([*websocket_urlpatterns, re_path(r"^ws/", console_websockets)]),
     }
 )

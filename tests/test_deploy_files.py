@@ -66,5 +66,5 @@ def test_procfile_runs_web_beat_and_a_worker_per_region():
     for region in settings.REGIONS:
         assert f"worker-{region}" in entries
     for command in entries.values():
-        argv = shlex.split(command.replace("${PORT:-8000}", "8000"))
+        argv = shlex.split(command.replace("${CALLSEAL_PORT:-8000}", "8000"))
         _check_command(argv)
