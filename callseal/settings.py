@@ -80,7 +80,7 @@ DB_APP_ROLE = env.str("CALLSEAL_DB_APP_ROLE", default="callseal_app")
 _TEST_SUFFIX = env.str("CALLSEAL_TEST_DB_SUFFIX", default="")
 
 
-def _database(url: str, setting: str, *, regional: bool) -> dict[str, Any]:
+def _database(url: str, setting: str, *, alias: str, regional: bool) -> dict[str, Any]:
     try:
         config: dict[str, Any] = environ.Env.db_url_config(url)
     except Exception as exc:  # django-environ raises several types for bad URLs
@@ -89,7 +89,8 @@ def _database(url: str, setting: str, *, regional: bool) -> dict[str, Any]:
     if engine == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         config["OPTIONS"] = {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
-        config["TEST"] = {"NAME": None}
+        # File-backed test databases, so a live daphne process (browser tests) shares them.
+        config["TEST"] = {"NAME": str(VAR_DIR / f"test-{alias}{_TEST_SUFFIX}.sqlite3")}
     elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "callseal.db.backends.postgresql"
         options = config.setdefault("OPTIONS", {})
@@ -109,13 +110,21 @@ DATABASES: dict[str, dict[str, Any]] = {
     "default": _database(
         DATABASE_URL or f"sqlite:///{VAR_DIR / 'directory.sqlite3'}",
         "DATABASE_URL",
+        alias="default",
         regional=False,
     )
 }
 for _region in REGIONS.values():
     DATABASES[_region.db_alias] = _database(
-        _region.database_url, f"{_region.env_prefix}DATABASE_URL", regional=True
+        _region.database_url,
+        f"{_region.env_prefix}DATABASE_URL",
+        alias=_region.db_alias,
+        regional=True,
     )
+# A live server started by the test suite (tests/live.py) serves the test databases.
+if env.bool("CALLSEAL_SERVE_TEST_DATABASES", default=False):
+    for _config in DATABASES.values():
+        _config["NAME"] = _config["TEST"]["NAME"]
 DATABASE_ROUTERS = ["callseal.tenancy.router.ResidencyRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -51,7 +51,22 @@ def django_db_setup(
         for conn in connections.all():
             conn.close()
         with as_owner():
+            _end_other_sessions()
+            for conn in connections.all():
+                conn.close()
             teardown_databases(db_cfg, verbosity=0)
+
+
+def _end_other_sessions() -> None:
+    """Async tests leave connections open in executor threads; end them before dropping."""
+    for conn in connections.all():
+        if conn.vendor != "postgresql":
+            continue
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from callseal.console import views
+from callseal.console import members, views
 
 app_name = "console"
 urlpatterns = [
@@ -10,4 +10,9 @@ urlpatterns = [
     path("compliance/", views.section, {"section": "compliance"}, name="compliance"),
     path("analytics/", views.section, {"section": "analytics"}, name="analytics"),
     path("settings/", views.tenant_settings, name="settings"),
+    path("settings/members/", members.members, name="members"),
+    path("settings/members/<int:membership_id>/role/", members.member_role, name="member_role"),
+    path(
+        "settings/members/<int:membership_id>/remove/", members.member_delete, name="member_remove"
+    ),
 ]

@@ -76,3 +76,79 @@ def user_create(*, username: str, email: str, password: str) -> AbstractBaseUser
     user.full_clean()
     user.save()
     return user
+
+
+class LastAdminError(ValidationError):
+    pass
+
+
+def _require_manage_users(actor: Membership) -> None:
+    from callseal.tenancy.permissions import Perm, require
+
+    require(actor, Perm.MANAGE_USERS)
+
+
+def _admins_left_after(membership: Membership, *, new_role: str | None) -> int:
+    admins = Membership.objects.filter(tenant_id=membership.tenant_id, role=Role.ADMIN)
+    count = admins.exclude(id=membership.id).count()
+    return count + (1 if new_role == Role.ADMIN else 0)
+
+
+def member_get(*, actor: Membership, membership_id: int) -> Membership:
+    """A membership of the actor's tenant; 404 for missing and for another tenant's alike."""
+    from django.http import Http404
+
+    try:
+        return Membership.objects.select_related("user").get(
+            id=membership_id, tenant_id=actor.tenant_id
+        )
+    except Membership.DoesNotExist:
+        raise Http404("No membership matches the given query.") from None
+
+
+@transaction.atomic
+def member_add(
+    *, actor: Membership, username: str, email: str, role: str, password: str | None
+) -> Membership:
+    """Add a user to the actor's tenant, creating the account when it does not exist yet."""
+    _require_manage_users(actor)
+    if role not in Role.values:
+        raise ValidationError(f"role must be one of {', '.join(Role.values)}")
+    user_model = get_user_model()
+    user: Any = user_model.objects.filter(username=username).first()
+    if user is None:
+        if not password:
+            raise ValidationError("a new user needs an initial password")
+        from django.contrib.auth.password_validation import validate_password
+
+        candidate = user_model(username=username, email=email)
+        validate_password(password, user=candidate)
+        user = user_create(username=username, email=email, password=password)
+    elif Membership.objects.filter(user=user, tenant_id=actor.tenant_id).exists():
+        raise ValidationError(f"{username} is already a member of this tenant")
+    return Membership.objects.create(user=user, tenant_id=actor.tenant_id, role=role)
+
+
+@transaction.atomic
+def member_change_role(*, actor: Membership, membership_id: int, role: str) -> Membership:
+    _require_manage_users(actor)
+    if role not in Role.values:
+        raise ValidationError(f"role must be one of {', '.join(Role.values)}")
+    membership = member_get(actor=actor, membership_id=membership_id)
+    # Lock the tenant's admins so two concurrent demotions cannot both pass the check.
+    list(Membership.objects.select_for_update().filter(tenant_id=actor.tenant_id, role=Role.ADMIN))
+    if membership.role == Role.ADMIN and _admins_left_after(membership, new_role=role) == 0:
+        raise LastAdminError("a tenant must keep at least one admin")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor: Membership, membership_id: int) -> None:
+    _require_manage_users(actor)
+    membership = member_get(actor=actor, membership_id=membership_id)
+    list(Membership.objects.select_for_update().filter(tenant_id=actor.tenant_id, role=Role.ADMIN))
+    if membership.role == Role.ADMIN and _admins_left_after(membership, new_role=None) == 0:
+        raise LastAdminError("a tenant must keep at least one admin")
+    membership.delete()

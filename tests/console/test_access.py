@@ -29,7 +29,21 @@ def _call(tenant) -> str:
     return f"/calls/{call.id}/"
 
 
-CROSS_TENANT_CASES = {"calls/<uuid:call_id>/": _call}
+def _member_role(tenant) -> str:
+    from tests.factories import UserFactory, membership
+
+    return f"/settings/members/{membership(user=UserFactory(), tenant=tenant).id}/role/"
+
+
+def _member_remove(tenant) -> str:
+    return _member_role(tenant).replace("/role/", "/remove/")
+
+
+CROSS_TENANT_CASES = {
+    "calls/<uuid:call_id>/": (_call, "get"),
+    "settings/members/<int:membership_id>/role/": (_member_role, "post"),
+    "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),
+}
 
 
 def _patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
@@ -49,15 +63,25 @@ def test_every_id_url_is_covered():
 
 @pytest.mark.parametrize("pattern", sorted(CROSS_TENANT_CASES))
 def test_another_tenants_object_is_not_found(pattern, client, login_as, acme_us, acme_eu):
-    foreign_url = CROSS_TENANT_CASES[pattern](acme_eu)
-    own_url = CROSS_TENANT_CASES[pattern](acme_us)
+    make, method = CROSS_TENANT_CASES[pattern]
+    foreign_url = make(acme_eu)
+    own_url = make(acme_us)
     login_as(acme_us, Role.ADMIN)
-    assert client.get(own_url).status_code == 200
-    foreign = client.get(foreign_url)
-    missing = client.get(re.sub(r"[0-9a-f-]{36}", str(uuid.uuid4()), own_url))
+    send = getattr(client, method)
+    data = {"role": Role.AGENT} if method == "post" else None
+    missing_url = re.sub(
+        r"/([0-9a-f-]{36}|\d+)/", lambda m: f"/{_other_id(m.group(1))}/", own_url, count=1
+    )
+    foreign = send(foreign_url, data)
+    missing = send(missing_url, data)
     assert foreign.status_code == missing.status_code == 404
+    assert send(own_url, data).status_code in (200, 302)
     # Same page, byte for byte, but for the per-response CSRF token.
     assert _without_csrf(foreign.content) == _without_csrf(missing.content)
+
+
+def _other_id(current: str) -> str:
+    return str(uuid.uuid4()) if "-" in current else "987654321"
 
 
 def _without_csrf(body: bytes) -> bytes:
