@@ -32,6 +32,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Browser tests last: they hold an event loop on the main thread while they run.
+    items.sort(key=lambda item: "/browser/" in str(item.fspath))
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(
     django_test_environment: None,

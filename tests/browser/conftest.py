@@ -19,7 +19,9 @@ CHROMIUM = os.environ.get("CALLSEAL_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API holds an event loop on the main thread while it runs,
+# which would break the async tests collected after these.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/install-system.sh")
