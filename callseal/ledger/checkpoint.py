@@ -54,7 +54,7 @@ def verifier_key(name: str, public_key: bytes) -> str:
 
 def parse_verifier_key(vkey: str) -> tuple[str, bytes]:
     try:
-        name, hex_id, encoded = vkey.split("+")
+        name, hex_id, encoded = vkey.split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
     except (ValueError, binascii.Error) as exc:
         raise CheckpointError(f"malformed verifier key {vkey!r}") from exc

@@ -109,7 +109,7 @@ def ledger_append(
         raise LedgerInputError("event_ids must be distinct, one per event")
     metadata_json = _metadata(tenant, actor, causation_id, correlation_id)
     alias = store.alias_for(tenant)
-    with transaction.atomic(using=alias):
+    with store.writing(alias), transaction.atomic(using=alias):
         prepared = [
             _prepare(tenant, stream_id, event, event_id, subject, metadata_json)
             for event, event_id in zip(events, ids, strict=True)
@@ -132,7 +132,8 @@ def erase_subject(*, subject_ref: str, actor: str, reason: str) -> RecordedEvent
         raise LedgerInputError("subject_ref is required")
     if not reason:
         raise LedgerInputError("reason is required (with no personal data in it)")
-    with transaction.atomic(using=store.alias_for(tenant)):
+    alias = store.alias_for(tenant)
+    with store.writing(alias), transaction.atomic(using=alias):
         subject_key_destroy(subject_ref)
         (event,) = ledger_append(
             stream_id=f"subject-{subject_ref}"[:MAX_STREAM_ID],

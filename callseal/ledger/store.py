@@ -35,7 +35,7 @@ EVENT_COLUMNS = (
 )
 _N_COLUMNS = 13
 _ROWS_PER_INSERT = {"postgresql": 1000, "sqlite": 999 // _N_COLUMNS}
-_sqlite_locks: dict[str, threading.Lock] = {}
+_sqlite_locks: dict[str, threading.RLock] = {}
 _sqlite_locks_guard = threading.Lock()
 
 
@@ -111,13 +111,15 @@ def alias_for(tenant: TenantRef) -> str:
     return region_alias(tenant.region)
 
 
-def _sqlite_lock(alias: str) -> threading.Lock:
+def _sqlite_lock(alias: str) -> threading.RLock:
     with _sqlite_locks_guard:
-        return _sqlite_locks.setdefault(alias, threading.Lock())
+        return _sqlite_locks.setdefault(alias, threading.RLock())
 
 
 @contextmanager
-def _write_lock(alias: str) -> Iterator[None]:
+def writing(alias: str) -> Iterator[None]:
+    """Hold around a whole write transaction that appends (services do): on SQLite, writers
+    of this process queue here until commit instead of failing on a busy database."""
     if connections[alias].vendor == "sqlite":
         with _sqlite_lock(alias):
             yield
@@ -297,7 +299,7 @@ def _append(
 ) -> list[StoredRecord]:
     alias = alias_for(tenant)
     codec = _Codec(alias)
-    with _write_lock(alias), transaction.atomic(using=alias):
+    with writing(alias), transaction.atomic(using=alias):
         cursor = connections[alias].cursor()
         head, stream_version = _lock_head(cursor, codec, tenant.id, stream_id)
         return _insert(cursor, codec, tenant, head, records, versions_for(stream_version))
