@@ -31,7 +31,7 @@ def forwards(apps, schema_editor):
     if not router.allow_migrate_model(conn.alias, model):
         return
     if conn.vendor == "postgresql":
-        schema_editor.execute(PG_FUNCTION)
+        schema_editor.execute(PG_FUNCTION, params=None)  # no client-side %-formatting
         for table in TABLES:
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}"
@@ -70,4 +70,5 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_initial")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    # The residency hint routes this RunPython to the region databases (see ResidencyRouter).
+    operations = [migrations.RunPython(forwards, backwards, hints={"residency": "regional"})]
