@@ -368,6 +368,7 @@ def select(
     limit: int = 1000,
     stream_id: str | None = None,
     after_version: int = 0,
+    up_to_version: int | None = None,
     up_to_sequence: int | None = None,
     types: Sequence[str] = (),
     descending: bool = False,
@@ -382,6 +383,9 @@ def select(
         if after_version:
             where.append("stream_version > %s")
             params.append(after_version)
+        if up_to_version is not None:
+            where.append("stream_version <= %s")
+            params.append(up_to_version)
     if after_sequence:
         where.append("sequence > %s")
         params.append(after_sequence)
@@ -392,9 +396,10 @@ def select(
         where.append("type IN (" + ", ".join(["%s"] * len(types)) + ")")
         params += list(types)
     order = "DESC" if descending else "ASC"
+    key = "stream_version" if stream_id is not None else "sequence"
     sql = (
         f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE {' AND '.join(where)}"
-        f" ORDER BY sequence {order} LIMIT %s"
+        f" ORDER BY {key} {order} LIMIT %s"
     )
     with read_guard(alias), connections[alias].cursor() as cursor:
         cursor.execute(sql, [*params, limit])
