@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 
 from django.db import connections
@@ -27,6 +28,12 @@ class TestLedgerAsApplicationRecorder(
 
     def close_db_connection(self, *args: object) -> None:
         connections.close_all()
+
+    def tearDown(self) -> None:
+        # The suites' worker threads have ended; collecting their thread-local connections
+        # closes them, so the test database can be dropped at the end of the session.
+        gc.collect()
+        super().tearDown()
 
 
 class TestLedgerAsTrackingRecorder(TrackingRecorderTestCase, TransactionTestCase):
