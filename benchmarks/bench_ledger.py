@@ -65,8 +65,12 @@ def _peer_recorder():  # type: ignore[no-untyped-def]
 
     cfg = settings.DATABASES[settings.REGIONS["us"].db_alias]
     datastore = PostgresDatastore(
-        dbname=cfg["NAME"], host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432,
-        user=cfg["USER"], password=cfg["PASSWORD"] or "", pool_size=THREADS + 1,
+        dbname=cfg["NAME"],
+        host=cfg["HOST"] or "127.0.0.1",
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"],
+        password=cfg["PASSWORD"] or "",
+        pool_size=THREADS + 1,
     )
     recorder = PostgresApplicationRecorder(
         datastore, events_table_name=f"bench_es_{uuid.uuid4().hex[:8]}"
@@ -151,8 +155,9 @@ def main() -> int:
             break
         read += len(got)
         position = got[-1].id
-    figures.append(("verify events/s (peer: plain read)", ours,
-                    read / (time.perf_counter() - started)))
+    figures.append(
+        ("verify events/s (peer: plain read)", ours, read / (time.perf_counter() - started))
+    )
     datastore.close()
 
     print(f"{'measure':42} {'callseal':>12} {'eventsourcing':>14} {'ratio':>7}")

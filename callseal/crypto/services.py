@@ -36,9 +36,7 @@ def tenant_key(tenant: TenantRef | None = None) -> bytes:
     context = _tenant_context_bytes(tenant)
     row = TenantKey.objects.filter(tenant_id=tenant.id).first()
     if row is None:
-        candidate = TenantKey(
-            tenant_id=tenant.id, wrapped=manager.wrap(new_key(), context=context)
-        )
+        candidate = TenantKey(tenant_id=tenant.id, wrapped=manager.wrap(new_key(), context=context))
         TenantKey.objects.bulk_create([candidate], ignore_conflicts=True)
         row = TenantKey.objects.get(tenant_id=tenant.id)
     key = manager.unwrap(bytes(row.wrapped), context=context)

@@ -1,22 +1,22 @@
 """Aggregates: state rebuilt from a stream, commands that check rules and trigger events.
 
-    class Call(Aggregate):
-        def __init__(self) -> None:
-            super().__init__()
-            self.ended = False
+class Call(Aggregate):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = False
 
-        def end(self, *, reason: str) -> None:
-            if self.ended:
-                raise CallEnded
-            self.trigger(CallEndedEvent(reason=reason))
+    def end(self, *, reason: str) -> None:
+        if self.ended:
+            raise CallEnded
+        self.trigger(CallEndedEvent(reason=reason))
 
-        def apply(self, event: object) -> None:
-            if isinstance(event, CallEndedEvent):
-                self.ended = True
+    def apply(self, event: object) -> None:
+        if isinstance(event, CallEndedEvent):
+            self.ended = True
 
-    call = aggregate_load(Call, stream_id="call-123")
-    call.end(reason="hangup")
-    aggregate_save(call, actor="agent:7")   # appends with expected_version: optimistic
+call = aggregate_load(Call, stream_id="call-123")
+call.end(reason="hangup")
+aggregate_save(call, actor="agent:7")   # appends with expected_version: optimistic
 """
 
 from __future__ import annotations
@@ -60,9 +60,14 @@ def aggregate_load(cls: type[A], *, stream_id: str) -> A:
         after = batch[-1].stream_version
 
 
-def aggregate_save(aggregate: Aggregate, *, actor: str, subject: str | None = None,
-                   causation_id: str | None = None,
-                   correlation_id: str | None = None) -> list[RecordedEvent]:
+def aggregate_save(
+    aggregate: Aggregate,
+    *,
+    actor: str,
+    subject: str | None = None,
+    causation_id: str | None = None,
+    correlation_id: str | None = None,
+) -> list[RecordedEvent]:
     """Append the pending events, conditional on the version the aggregate was loaded at."""
     if not aggregate.pending:
         return []

@@ -77,9 +77,7 @@ class Checkpoint:
         if "\n" in self.origin or not self.origin:
             raise CheckpointError("origin must be one non-empty line")
         stamp = self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return (
-            f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\ntime {stamp}\n"
-        )
+        return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\ntime {stamp}\n"
 
 
 def sign(checkpoint: Checkpoint, *, name: str, private_key: Ed25519PrivateKey) -> str:

@@ -83,12 +83,14 @@ class LedgerApplicationRecorder(ApplicationRecorder):
     ) -> Sequence[StoredEvent]:
         with tenant_context(self.tenant):
             records = store.select(
-                self.tenant, stream_id=str(originator_id), after_version=gt or 0,
-                up_to_version=lte, descending=desc, limit=limit or 1_000_000,
+                self.tenant,
+                stream_id=str(originator_id),
+                after_version=gt or 0,
+                up_to_version=lte,
+                descending=desc,
+                limit=limit or 1_000_000,
             )
-        return [
-            StoredEvent(originator_id, r.stream_version, r.type, _state(r)) for r in records
-        ]
+        return [StoredEvent(originator_id, r.stream_version, r.type, _state(r)) for r in records]
 
     def select_notifications(
         self,
@@ -102,13 +104,19 @@ class LedgerApplicationRecorder(ApplicationRecorder):
         after = 0 if start is None else (start - 1 if inclusive_of_start else start)
         with tenant_context(self.tenant):
             records = store.select(
-                self.tenant, after_sequence=max(after, 0), limit=limit,
-                up_to_sequence=stop, types=topics,
+                self.tenant,
+                after_sequence=max(after, 0),
+                limit=limit,
+                up_to_sequence=stop,
+                types=topics,
             )
         return [
             Notification(
-                originator_id=_originator(r.stream_id), originator_version=r.stream_version,
-                topic=r.type, state=_state(r), id=r.sequence,
+                originator_id=_originator(r.stream_id),
+                originator_version=r.stream_version,
+                topic=r.type,
+                state=_state(r),
+                id=r.sequence,
             )
             for r in records
         ]
@@ -132,7 +140,9 @@ class PollingSubscription(Subscription[LedgerApplicationRecorder]):
     def __next__(self) -> Notification:
         while not self._has_been_stopped:
             batch = self._recorder.select_notifications(
-                start=self._last_notification_id or 0, limit=1, topics=self._topics,
+                start=self._last_notification_id or 0,
+                limit=1,
+                topics=self._topics,
                 inclusive_of_start=False,
             )
             if batch:
@@ -149,9 +159,7 @@ class LedgerTrackingRecorder(TrackingRecorder):
     def insert_tracking(self, tracking: Tracking) -> None:
         with tenant_context(self.tenant):
             try:
-                projections.position_advance(
-                    tracking.application_name, tracking.notification_id
-                )
+                projections.position_advance(tracking.application_name, tracking.notification_id)
             except projections.PositionConflict as exc:
                 raise IntegrityError(str(exc)) from exc
 

@@ -62,4 +62,5 @@ class RecordedEvent:
         spec = spec_for(self.type, self.schema_version)
         if spec is None:
             return None
-        return spec.cls(**{name: self.data.get(name) for name in spec.fields})
+        factory: Any = spec.cls
+        return factory(**{name: self.data.get(name) for name in spec.fields})

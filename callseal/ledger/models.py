@@ -24,7 +24,8 @@ class Event(RegionalModel):
     event_id = models.UUIDField()
     type = models.CharField(max_length=200)
     schema_version = models.PositiveIntegerField()
-    subject_ref = models.CharField(max_length=64, null=True)
+    # NULL (no subject) is distinct from any ref and hashed as JSON null.
+    subject_ref = models.CharField(max_length=64, null=True)  # noqa: DJ001
     payload = models.TextField()  # canonical JSON text, personal fields sealed
     metadata = models.TextField()  # canonical JSON text
     recorded_at = models.DateTimeField()

@@ -16,6 +16,7 @@ is sealed with AES-256-GCM under the event's data-subject key.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import types
 import typing
@@ -51,7 +52,7 @@ class SchemaMismatch(LedgerInputError):
 class EventSpec:
     type: str
     version: int
-    cls: type
+    cls: builtins.type
     fields: Mapping[str, Any]  # name -> type (Annotated stripped)
     personal: frozenset[str]
 
@@ -162,4 +163,5 @@ def event_payload(event: object) -> tuple[EventSpec, dict[str, Any]]:
 
 
 def event_from_payload(spec: EventSpec, payload: Mapping[str, Any]) -> Any:
-    return spec.cls(**{name: payload.get(name) for name in spec.fields})
+    factory: Any = spec.cls
+    return factory(**{name: payload.get(name) for name in spec.fields})

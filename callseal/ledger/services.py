@@ -115,7 +115,9 @@ def ledger_append(
             for event, event_id in zip(events, ids, strict=True)
         ]
         stored = store.append(
-            tenant=tenant, stream_id=stream_id, expected_version=expected_version,
+            tenant=tenant,
+            stream_id=stream_id,
+            expected_version=expected_version,
             records=prepared,
         )
     return [decode(record, keys={}) for record in stored]

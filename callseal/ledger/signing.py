@@ -65,9 +65,7 @@ def checkpoint_create(*, only_if_grown: bool = False) -> Checkpoint | None:
     """
     tenant = current_tenant()
     head = store.head(tenant)
-    latest = (
-        Checkpoint.objects.filter(tenant_id=tenant.id).order_by("-tree_size", "-id").first()
-    )
+    latest = Checkpoint.objects.filter(tenant_id=tenant.id).order_by("-tree_size", "-id").first()
     if only_if_grown and latest is not None and latest.tree_size >= head.sequence:
         return None
     if only_if_grown and head.sequence == 0:

@@ -131,7 +131,7 @@ def read_guard(alias: str) -> Any:
     """In-memory SQLite (the test databases) shares one cache between threads, where a read
     during another thread's write fails at once instead of waiting: queue reads too."""
     conn = connections[alias]
-    if conn.vendor == "sqlite" and conn.is_in_memory_db():
+    if conn.vendor == "sqlite" and conn.is_in_memory_db():  # type: ignore[attr-defined]
         return _sqlite_lock(alias)
     return nullcontext()
 
@@ -144,10 +144,10 @@ class _Codec:
         self.pg = conn.vendor == "postgresql"
         self.ops = conn.ops
 
-    def uuid(self, value: uuid.UUID) -> Any:
+    def uuid_param(self, value: uuid.UUID) -> Any:
         return value if self.pg else value.hex
 
-    def time(self, value: datetime) -> Any:
+    def time_param(self, value: datetime) -> Any:
         return value if self.pg else self.ops.adapt_datetimefield_value(value)
 
     def to_uuid(self, value: Any) -> uuid.UUID:
@@ -176,9 +176,11 @@ class _Codec:
         )
 
 
-def _lock_head(cursor: Any, codec: _Codec, tenant_id: uuid.UUID, stream_id: str | None) -> tuple[Head, int]:
+def _lock_head(
+    cursor: Any, codec: _Codec, tenant_id: uuid.UUID, stream_id: str | None
+) -> tuple[Head, int]:
     """Lock (creating if needed) the tenant's head; also read ``stream_id``'s version."""
-    tid = codec.uuid(tenant_id)
+    tid = codec.uuid_param(tenant_id)
     stream_sql = (
         "(SELECT max(stream_version) FROM ledger_event e"
         " WHERE e.tenant_id = h.tenant_id AND e.stream_id = %s)"
@@ -188,7 +190,7 @@ def _lock_head(cursor: Any, codec: _Codec, tenant_id: uuid.UUID, stream_id: str 
     params: list[Any] = [stream_id] if stream_id is not None else []
     lock = " FOR UPDATE" if codec.pg else ""
     select = (
-        f"SELECT h.sequence, h.last_hash, h.frontier, {stream_sql} FROM ledger_tenanthead h"
+        f"SELECT h.sequence, h.last_hash, h.frontier, {stream_sql} FROM ledger_tenanthead h"  # noqa: S608 - constants and placeholders only
         f" WHERE h.tenant_id = %s{lock}"
     )
     if not codec.pg:
@@ -219,9 +221,9 @@ def _stored_by_event_ids(
     with read_guard(alias), connections[alias].cursor() as cursor:
         placeholders = ", ".join(["%s"] * len(event_ids))
         cursor.execute(
-            f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE tenant_id = %s"
+            f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE tenant_id = %s"  # noqa: S608 - constants and placeholders only
             f" AND event_id IN ({placeholders}) ORDER BY sequence",
-            [codec.uuid(tenant.id), *[codec.uuid(e) for e in event_ids]],
+            [codec.uuid_param(tenant.id), *[codec.uuid_param(e) for e in event_ids]],
         )
         rows = [codec.record(row) for row in cursor.fetchall()]
     if len(rows) != len(event_ids):
@@ -231,7 +233,11 @@ def _stored_by_event_ids(
 
 
 def _insert(
-    cursor: Any, codec: _Codec, tenant: TenantRef, head: Head, records: list[Prepared],
+    cursor: Any,
+    codec: _Codec,
+    tenant: TenantRef,
+    head: Head,
+    records: list[Prepared],
     versions: list[int],
 ) -> list[StoredRecord]:
     now = datetime.now(UTC)
@@ -244,22 +250,41 @@ def _insert(
     for item, version in zip(records, versions, strict=True):
         seq += 1
         fields = CanonicalFields(
-            tenant_text, seq, item.stream_id, version, str(item.event_id), item.type,
-            item.schema_version, item.subject_ref, item.payload_json, item.metadata_json,
-            now_text, prev,
+            tenant_text,
+            seq,
+            item.stream_id,
+            version,
+            str(item.event_id),
+            item.type,
+            item.schema_version,
+            item.subject_ref,
+            item.payload_json,
+            item.metadata_json,
+            now_text,
+            prev,
         )
         leaf = leaf_hash(fields.encode())
         compact.append(leaf)
         stored.append(
             StoredRecord(
-                tenant.id, seq, item.stream_id, version, item.event_id, item.type,
-                item.schema_version, item.subject_ref, item.payload_json, item.metadata_json,
-                now, prev, leaf,
+                tenant.id,
+                seq,
+                item.stream_id,
+                version,
+                item.event_id,
+                item.type,
+                item.schema_version,
+                item.subject_ref,
+                item.payload_json,
+                item.metadata_json,
+                now,
+                prev,
+                leaf,
             )
         )
         prev = leaf
-    tid = codec.uuid(tenant.id)
-    when = codec.time(now)
+    tid = codec.uuid_param(tenant.id)
+    when = codec.time_param(now)
     step = _ROWS_PER_INSERT["postgresql" if codec.pg else "sqlite"]
     row_sql = "(" + ", ".join(["%s"] * _N_COLUMNS) + ")"
     head_sql = (
@@ -272,13 +297,22 @@ def _insert(
         params: list[Any] = []
         for r in chunk:
             params += [
-                tid, r.sequence, r.stream_id, r.stream_version, codec.uuid(r.event_id),
-                r.type, r.schema_version, r.subject_ref, r.payload_json, r.metadata_json,
-                when, r.prev_hash, r.leaf_hash,
+                tid,
+                r.sequence,
+                r.stream_id,
+                r.stream_version,
+                codec.uuid_param(r.event_id),
+                r.type,
+                r.schema_version,
+                r.subject_ref,
+                r.payload_json,
+                r.metadata_json,
+                when,
+                r.prev_hash,
+                r.leaf_hash,
             ]
-        insert_sql = (
-            f"INSERT INTO ledger_event ({EVENT_COLUMNS}) VALUES "
-            + ", ".join([row_sql] * len(chunk))
+        insert_sql = f"INSERT INTO ledger_event ({EVENT_COLUMNS}) VALUES " + ", ".join(  # noqa: S608 - constants and placeholders only
+            [row_sql] * len(chunk)
         )
         last_chunk = start + step >= len(stored)
         if codec.pg and last_chunk:
@@ -322,8 +356,15 @@ def append(
         return list(range(current + 1, current + 1 + len(records)))
 
     records = [
-        Prepared(r.event_id, r.type, r.schema_version, r.subject_ref, r.payload_json,
-                 r.metadata_json, stream_id)
+        Prepared(
+            r.event_id,
+            r.type,
+            r.schema_version,
+            r.subject_ref,
+            r.payload_json,
+            r.metadata_json,
+            stream_id,
+        )
         for r in records
     ]
     try:
@@ -353,7 +394,7 @@ def head(tenant: TenantRef) -> Head:
     with read_guard(alias), connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT sequence, last_hash, frontier FROM ledger_tenanthead WHERE tenant_id = %s",
-            [codec.uuid(tenant.id)],
+            [codec.uuid_param(tenant.id)],
         )
         row = cursor.fetchone()
     if row is None:
@@ -376,7 +417,7 @@ def select(
     alias = alias_for(tenant)
     codec = _Codec(alias)
     where = ["tenant_id = %s"]
-    params: list[Any] = [codec.uuid(tenant.id)]
+    params: list[Any] = [codec.uuid_param(tenant.id)]
     if stream_id is not None:
         where.append("stream_id = %s")
         params.append(stream_id)
@@ -398,7 +439,7 @@ def select(
     order = "DESC" if descending else "ASC"
     key = "stream_version" if stream_id is not None else "sequence"
     sql = (
-        f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE {' AND '.join(where)}"
+        f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE {' AND '.join(where)}"  # noqa: S608 - constants and placeholders only
         f" ORDER BY {key} {order} LIMIT %s"
     )
     with read_guard(alias), connections[alias].cursor() as cursor:
@@ -406,7 +447,9 @@ def select(
         return [codec.record(row) for row in cursor.fetchall()]
 
 
-def iterate(tenant: TenantRef, *, chunk: int = 5000, after_sequence: int = 0) -> Iterator[StoredRecord]:
+def iterate(
+    tenant: TenantRef, *, chunk: int = 5000, after_sequence: int = 0
+) -> Iterator[StoredRecord]:
     """Every event of the tenant in sequence order, read in chunks (keyset pagination)."""
     position = after_sequence
     while True:

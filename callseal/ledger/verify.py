@@ -42,29 +42,36 @@ class Report:
 def _check_note(cp: Checkpoint, keys: dict[str, bytes], root: bytes) -> Fault | None:
     public = keys.get(cp.key_name)
     if public is None:
-        return Fault(cp.tree_size, "checkpoint signed by an unknown key", "a tenant key",
-                     cp.key_name)
+        return Fault(
+            cp.tree_size, "checkpoint signed by an unknown key", "a tenant key", cp.key_name
+        )
     try:
         opened = notes.open_note(cp.signed_note, name=cp.key_name, public_key=public)
     except notes.CheckpointError as exc:
-        return Fault(cp.tree_size, f"checkpoint signature invalid ({exc})",
-                     "a valid Ed25519 signature", "none")
+        return Fault(
+            cp.tree_size,
+            f"checkpoint signature invalid ({exc})",
+            "a valid Ed25519 signature",
+            "none",
+        )
     if opened.size != cp.tree_size or opened.root != bytes(cp.root_hash):
-        return Fault(cp.tree_size, "checkpoint row differs from its signed note",
-                     f"{opened.size}/{opened.root.hex()}",
-                     f"{cp.tree_size}/{bytes(cp.root_hash).hex()}")
+        return Fault(
+            cp.tree_size,
+            "checkpoint row differs from its signed note",
+            f"{opened.size}/{opened.root.hex()}",
+            f"{cp.tree_size}/{bytes(cp.root_hash).hex()}",
+        )
     if opened.root != root:
-        return Fault(cp.tree_size, "checkpoint root inconsistent with the log",
-                     root.hex(), opened.root.hex())
+        return Fault(
+            cp.tree_size, "checkpoint root inconsistent with the log", root.hex(), opened.root.hex()
+        )
     return None
 
 
 def verify_tenant(
     tenant: TenantRef, *, chunk: int = 5000, progress: Callable[[int], None] | None = None
 ) -> Report:
-    checkpoints = list(
-        Checkpoint.objects.filter(tenant_id=tenant.id).order_by("tree_size", "id")
-    )
+    checkpoints = list(Checkpoint.objects.filter(tenant_id=tenant.id).order_by("tree_size", "id"))
     keys = public_keys(tenant)
     pending = 0  # index into checkpoints
     compact = CompactRange()
@@ -89,16 +96,22 @@ def verify_tenant(
     for record in store.iterate(tenant, chunk=chunk):
         if record.sequence != expected_seq:
             return report(
-                Fault(expected_seq, f"event missing (next stored is {record.sequence})",
-                      f"prev hash {prev.hex()}", f"prev hash {record.prev_hash.hex()}")
+                Fault(
+                    expected_seq,
+                    f"event missing (next stored is {record.sequence})",
+                    f"prev hash {prev.hex()}",
+                    f"prev hash {record.prev_hash.hex()}",
+                )
             )
         computed = leaf_hash(record.canonical_fields().encode())
         if computed != record.leaf_hash:
-            return report(Fault(record.sequence, "leaf hash mismatch", computed.hex(),
-                                record.leaf_hash.hex()))
+            return report(
+                Fault(record.sequence, "leaf hash mismatch", computed.hex(), record.leaf_hash.hex())
+            )
         if record.prev_hash != prev:
-            return report(Fault(record.sequence, "chain broken", prev.hex(),
-                                record.prev_hash.hex()))
+            return report(
+                Fault(record.sequence, "chain broken", prev.hex(), record.prev_hash.hex())
+            )
         compact.append(computed)
         prev = computed
         expected_seq += 1
@@ -109,12 +122,22 @@ def verify_tenant(
             progress(chunk)
     if pending < len(checkpoints):
         cp = checkpoints[pending]
-        return report(Fault(compact.size + 1, "event missing (a checkpoint covers more)",
-                            f"{cp.tree_size} events", f"{compact.size} events"))
+        return report(
+            Fault(
+                compact.size + 1,
+                "event missing (a checkpoint covers more)",
+                f"{cp.tree_size} events",
+                f"{compact.size} events",
+            )
+        )
     head = store.head(tenant)
     if head.sequence != compact.size or head.last_hash != prev:
-        return report(Fault(compact.size + 1 if head.sequence > compact.size else head.sequence,
-                            "head disagrees with the stored events",
-                            f"{head.sequence}/{head.last_hash.hex()}",
-                            f"{compact.size}/{prev.hex()}"))
+        return report(
+            Fault(
+                compact.size + 1 if head.sequence > compact.size else head.sequence,
+                "head disagrees with the stored events",
+                f"{head.sequence}/{head.last_hash.hex()}",
+                f"{compact.size}/{prev.hex()}",
+            )
+        )
     return report(None)

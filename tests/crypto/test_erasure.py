@@ -39,8 +39,9 @@ def test_subject_ref_is_a_keyed_hash_per_tenant(us_context, acme_eu):
 
 def test_ciphertext_is_bound_to_tenant_stream_and_event(us_context):
     ref = subject_ref_for("+14155550123")
-    (event,) = ledger_append(stream_id="call-1", events=[_call("+14155550123")], actor="t",
-                             subject=ref)
+    (event,) = ledger_append(
+        stream_id="call-1", events=[_call("+14155550123")], actor="t", subject=ref
+    )
     (record,) = store.select(as_ref(us_context), limit=1)
     sealed = base64.b64decode(json.loads(record.payload_json)["from_number"]["$sealed"])
     key = subject_key(ref, create=False)
@@ -48,8 +49,11 @@ def test_ciphertext_is_bound_to_tenant_stream_and_event(us_context):
     right = field_associated_data(us_context.id, "call-1", event.event_id, "from_number")
     assert json.loads(open_sealed(key, sealed, right)) == "+14155550123"
     with pytest.raises(DecryptionFailed):
-        open_sealed(key, sealed, field_associated_data(us_context.id, "call-2",
-                                                       event.event_id, "from_number"))
+        open_sealed(
+            key,
+            sealed,
+            field_associated_data(us_context.id, "call-2", event.event_id, "from_number"),
+        )
 
 
 @pytest.mark.django_db(databases=ALL_DATABASES, transaction=True)
@@ -57,10 +61,10 @@ def test_erasure_destroys_the_key_keeps_other_subjects_and_verification_passes()
     tenant = TenantFactory(slug="erasing-us", region="us")
     with tenant_context(tenant):
         alice, bob = subject_ref_for("+14155550001"), subject_ref_for("+14155550002")
-        (a,) = ledger_append(stream_id="call-a", events=[_call("+14155550001")], actor="t",
-                             subject=alice)
-        ledger_append(stream_id="call-b", events=[_call("+14155550002")], actor="t",
-                      subject=bob)
+        (a,) = ledger_append(
+            stream_id="call-a", events=[_call("+14155550001")], actor="t", subject=alice
+        )
+        ledger_append(stream_id="call-b", events=[_call("+14155550002")], actor="t", subject=bob)
         checkpoint_create()
         sealed_before = store.select(as_ref(tenant), limit=1)[0].payload_json
 
@@ -81,8 +85,11 @@ def test_erasure_destroys_the_key_keeps_other_subjects_and_verification_passes()
         assert store.select(as_ref(tenant), limit=1)[0].payload_json == sealed_before
         sealed = base64.b64decode(json.loads(sealed_before)["from_number"]["$sealed"])
         ad = field_associated_data(tenant.id, "call-a", a.event_id, "from_number")
-        for candidate in (subject_key(alice, create=True), subject_key(bob, create=False),
-                          tenant_key()):
+        for candidate in (
+            subject_key(alice, create=True),
+            subject_key(bob, create=False),
+            tenant_key(),
+        ):
             assert candidate is not None
             with pytest.raises(DecryptionFailed):
                 open_sealed(candidate, sealed, ad)

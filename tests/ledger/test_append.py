@@ -24,18 +24,26 @@ pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 def test_append_assigns_stream_versions_and_tenant_sequence(us_context):
     first = ledger_append(stream_id="a", events=[NoteAdded(text="1")], actor="u1")
     second = ledger_append(
-        stream_id="b", events=[NoteAdded(text="2"), NoteAdded(text="3", tags=["x"])],
-        actor="u1", correlation_id="corr-1",
+        stream_id="b",
+        events=[NoteAdded(text="2"), NoteAdded(text="3", tags=["x"])],
+        actor="u1",
+        correlation_id="corr-1",
     )
     assert [(e.sequence, e.stream_id, e.stream_version) for e in first + second] == [
-        (1, "a", 1), (2, "b", 1), (3, "b", 2),
+        (1, "a", 1),
+        (2, "b", 1),
+        (3, "b", 2),
     ]
     read = ledger_read_tenant(after_sequence=1, limit=10)
     assert [e.data for e in read] == [
-        {"count": 0, "tags": None, "text": "2"}, {"count": 0, "tags": ["x"], "text": "3"},
+        {"count": 0, "tags": None, "text": "2"},
+        {"count": 0, "tags": ["x"], "text": "3"},
     ]
     assert read[0].metadata == {
-        "actor": "u1", "causation_id": None, "correlation_id": "corr-1", "region": "us",
+        "actor": "u1",
+        "causation_id": None,
+        "correlation_id": "corr-1",
+        "region": "us",
         "request_id": None,
     }
     assert read[1].event == NoteAdded(text="3", tags=["x"])
@@ -46,10 +54,12 @@ def test_retried_append_with_same_event_ids_returns_stored_events_and_appends_no
 ):
     ids = [uuid.uuid4(), uuid.uuid4()]
     events = [NoteAdded(text="a"), NoteAdded(text="b")]
-    first = ledger_append(stream_id="s", events=events, expected_version=0, actor="u",
-                          event_ids=ids)
-    again = ledger_append(stream_id="s", events=events, expected_version=0, actor="u",
-                          event_ids=ids)
+    first = ledger_append(
+        stream_id="s", events=events, expected_version=0, actor="u", event_ids=ids
+    )
+    again = ledger_append(
+        stream_id="s", events=events, expected_version=0, actor="u", event_ids=ids
+    )
     assert [(e.sequence, e.event_id) for e in again] == [(e.sequence, e.event_id) for e in first]
     assert len(ledger_read_tenant(limit=100)) == 2
 
@@ -64,7 +74,8 @@ def test_stale_expected_version_raises_concurrency_error(us_context):
 def test_payload_not_matching_schema_is_refused_and_nothing_appended(us_context):
     with pytest.raises(SchemaMismatch, match="field 'count' is str"):
         ledger_append(
-            stream_id="s", events=[NoteAdded(text="ok"), NoteAdded(text="x", count="3")],  # type: ignore[arg-type]
+            stream_id="s",
+            events=[NoteAdded(text="ok"), NoteAdded(text="x", count="3")],  # type: ignore[arg-type]
             actor="u",
         )
     with pytest.raises(SchemaMismatch, match="field 'tags'"):
@@ -92,9 +103,7 @@ def test_personal_fields_need_a_subject_and_are_stored_sealed(us_context):
     with pytest.raises(LedgerInputError, match="personal fields"):
         ledger_append(stream_id="call-1", events=[event], actor="u")
     assert store.select(tenant_ref(us_context), limit=10) == []
-    (recorded,) = ledger_append(
-        stream_id="call-1", events=[event], actor="u", subject="a" * 64
-    )
+    (recorded,) = ledger_append(stream_id="call-1", events=[event], actor="u", subject="a" * 64)
     (stored,) = store.select(tenant_ref(us_context), limit=10)
     assert "+14155550123" not in stored.payload_json
     assert stored.payload_json.startswith('{"from_number":{"$sealed":"')
@@ -136,7 +145,9 @@ def test_concurrent_appends_to_one_stream_exactly_one_wins():
     def attempt(i):
         with tenant_context(tenant):
             return ledger_append(
-                stream_id="contested", events=[NoteAdded(text=str(i))], expected_version=0,
+                stream_id="contested",
+                events=[NoteAdded(text=str(i))],
+                expected_version=0,
                 actor="u",
             )
 
@@ -155,8 +166,7 @@ def test_sequence_is_gap_free_under_8_concurrent_writers():
     def writer(i):
         with tenant_context(tenant):
             for j in range(10):
-                ledger_append(stream_id=f"w{i}", events=[NoteAdded(text=f"{i}-{j}")] * 2,
-                              actor="u")
+                ledger_append(stream_id=f"w{i}", events=[NoteAdded(text=f"{i}-{j}")] * 2, actor="u")
 
     _, errors = _threads(8, writer)
     assert errors == []

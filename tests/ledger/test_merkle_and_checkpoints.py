@@ -50,8 +50,9 @@ def test_every_inclusion_proof_verifies_and_a_wrong_leaf_does_not():
         for index in range(size):
             proof = merkle.inclusion_proof(index, LEAVES[:size])
             assert merkle.verify_inclusion(LEAVES[index], index, size, proof, tree_root)
-            assert not merkle.verify_inclusion(LEAVES[index - 1] if index else LEAVES[1],
-                                               index, size, proof, tree_root)
+            assert not merkle.verify_inclusion(
+                LEAVES[index - 1] if index else LEAVES[1], index, size, proof, tree_root
+            )
 
 
 def test_every_consistency_proof_verifies_and_a_forked_tree_does_not():
@@ -69,17 +70,28 @@ def test_every_consistency_proof_verifies_and_a_forked_tree_does_not():
 
 def test_canonical_encoding_is_the_documented_bytes():
     fields = CanonicalFields(
-        tenant="00000000-0000-0000-0000-000000000001", seq=1, stream="call-1",
-        stream_version=1, event_id="00000000-0000-0000-0000-000000000002", type="t",
-        schema_version=1, subject=None, payload_json='{"a":"é"}', metadata_json="{}",
-        recorded_at="2026-01-01T00:00:00.000000Z", prev=bytes(32),
+        tenant="00000000-0000-0000-0000-000000000001",
+        seq=1,
+        stream="call-1",
+        stream_version=1,
+        event_id="00000000-0000-0000-0000-000000000002",
+        type="t",
+        schema_version=1,
+        subject=None,
+        payload_json='{"a":"é"}',
+        metadata_json="{}",
+        recorded_at="2026-01-01T00:00:00.000000Z",
+        prev=bytes(32),
     )
-    assert fields.encode() == (
-        '{"v":1,"tenant":"00000000-0000-0000-0000-000000000001","seq":1,"stream":"call-1",'
-        '"stream_version":1,"event_id":"00000000-0000-0000-0000-000000000002","type":"t",'
-        '"schema_version":1,"subject":null,"payload":{"a":"é"},"metadata":{},'
-        '"recorded_at":"2026-01-01T00:00:00.000000Z","prev":"' + "0" * 64 + '"}'
-    ).encode()
+    assert (
+        fields.encode()
+        == (
+            '{"v":1,"tenant":"00000000-0000-0000-0000-000000000001","seq":1,"stream":"call-1",'
+            '"stream_version":1,"event_id":"00000000-0000-0000-0000-000000000002","type":"t",'
+            '"schema_version":1,"subject":null,"payload":{"a":"é"},"metadata":{},'
+            '"recorded_at":"2026-01-01T00:00:00.000000Z","prev":"' + "0" * 64 + '"}'
+        ).encode()
+    )
 
 
 def test_signed_checkpoint_round_trips_and_names_its_key():

@@ -56,8 +56,13 @@ def test_ledger_replay_rebuilds_from_events(us_context):
     projection_run(NotesProjection())
     SEEN.append("corrupted read model")
     out = io.StringIO()
-    call_command("ledger_replay", tenant="acme-us", projection="tests.notes", stdout=out,
-                 stderr=io.StringIO())
+    call_command(
+        "ledger_replay",
+        tenant="acme-us",
+        projection="tests.notes",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     assert SEEN == ["a"]
     assert out.getvalue() == "acme-us: tests.notes: 1 events applied\n"
 

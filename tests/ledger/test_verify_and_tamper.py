@@ -1,5 +1,6 @@
 """ledger_verify: intact logs pass; every kind of tampering is caught at the right sequence."""
 
+# ruff: noqa: S608  (column names come from the parametrize lists, not from input)
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ import re
 import pytest
 from django.db import DatabaseError, connections, transaction
 
-from callseal.ledger.signing import checkpoint_create
 from callseal.ledger.services import ledger_append
+from callseal.ledger.signing import checkpoint_create
 from callseal.tenancy.context import tenant_context
 from tests.conftest import ALL_DATABASES, postgres_mode
 from tests.factories import TenantFactory
@@ -24,14 +25,20 @@ def log():
     tenant = TenantFactory(slug="audited-us", region="us")
     with tenant_context(tenant):
         for i in range(3):
-            ledger_append(stream_id="notes", events=[NoteAdded(text=f"n{i}", count=i)],
-                          actor="agent:1")
+            ledger_append(
+                stream_id="notes", events=[NoteAdded(text=f"n{i}", count=i)], actor="agent:1"
+            )
         checkpoint_create()
         ledger_append(
             stream_id="call-1",
-            events=[CallStarted(twilio_call_sid="CA1", from_number="+14155550123",
-                                to_number="+14155550100")] * 3,
-            actor="twilio", subject="f" * 64,
+            events=[
+                CallStarted(
+                    twilio_call_sid="CA1", from_number="+14155550123", to_number="+14155550100"
+                )
+            ]
+            * 3,
+            actor="twilio",
+            subject="f" * 64,
         )
         checkpoint_create()
     return tenant
@@ -54,7 +61,8 @@ def test_intact_log_verifies_with_one_line_summary(log):
     assert (code, err) == (0, "")
     assert re.fullmatch(
         r"ledger_verify: OK: tenant audited-us \(region us\): 6 events, 2 checkpoints,"
-        r" root [0-9a-f]{64} \(\d+\.\d\ds\)\n", out
+        r" root [0-9a-f]{64} \(\d+\.\d\ds\)\n",
+        out,
     )
 
 
@@ -79,9 +87,7 @@ def test_one_flipped_bit_in_a_stored_hash_is_caught(log, column):
         cursor.execute(f"SELECT {column} FROM ledger_event WHERE sequence = 4")
         value = bytearray(cursor.fetchone()[0])
         value[7] ^= 0x10
-        cursor.execute(
-            f"UPDATE ledger_event SET {column} = %s WHERE sequence = 4", [bytes(value)]
-        )
+        cursor.execute(f"UPDATE ledger_event SET {column} = %s WHERE sequence = 4", [bytes(value)])
     sequence, err = _failure("audited-us")
     assert sequence == 4
     assert re.search(r"expected [0-9a-f]{64}, found [0-9a-f]{64}", err)
@@ -101,11 +107,14 @@ def test_a_changed_number_is_caught(log, column, value):
 def test_a_shifted_timestamp_is_caught(log):
     with tampering(log) as cursor:
         if connections["region_us"].vendor == "postgresql":
-            cursor.execute("UPDATE ledger_event SET recorded_at = recorded_at"
-                           " + interval '1 microsecond' WHERE sequence = 3")
+            cursor.execute(
+                "UPDATE ledger_event SET recorded_at = recorded_at"
+                " + interval '1 microsecond' WHERE sequence = 3"
+            )
         else:
-            cursor.execute("UPDATE ledger_event SET recorded_at = '2001-01-01 00:00:00'"
-                           " WHERE sequence = 3")
+            cursor.execute(
+                "UPDATE ledger_event SET recorded_at = '2001-01-01 00:00:00' WHERE sequence = 3"
+            )
     sequence, _ = _failure("audited-us")
     assert sequence == 3
 
@@ -139,11 +148,16 @@ def test_a_forged_checkpoint_is_caught(log):
         real = Checkpoint.objects.order_by("tree_size").first()
         assert real is not None
         opened = notes.parse_body(real.signed_note.split("\n\n")[0] + "\n")
-        forged_note = notes.sign(opened, name=real.key_name,
-                                 private_key=Ed25519PrivateKey.generate())
+        forged_note = notes.sign(
+            opened, name=real.key_name, private_key=Ed25519PrivateKey.generate()
+        )
         Checkpoint.objects.create(
-            tenant_id=log.id, tree_size=3, root_hash=real.root_hash, signed_note=forged_note,
-            key_name=real.key_name, created_at=real.created_at,
+            tenant_id=log.id,
+            tree_size=3,
+            root_hash=real.root_hash,
+            signed_note=forged_note,
+            key_name=real.key_name,
+            created_at=real.created_at,
         )
     sequence, err = _failure("audited-us")
     assert sequence == 3
@@ -152,8 +166,9 @@ def test_a_forged_checkpoint_is_caught(log):
 
 def test_a_checkpoint_with_a_rewritten_root_is_caught(log):
     with tampering(log) as cursor:
-        cursor.execute("UPDATE ledger_checkpoint SET root_hash = %s WHERE tree_size = 6",
-                       [bytes(32)])
+        cursor.execute(
+            "UPDATE ledger_checkpoint SET root_hash = %s WHERE tree_size = 6", [bytes(32)]
+        )
     sequence, err = _failure("audited-us")
     assert sequence == 6
     assert "differs from its signed note" in err
@@ -161,10 +176,16 @@ def test_a_checkpoint_with_a_rewritten_root_is_caught(log):
 
 def test_application_cannot_update_or_delete_events(log):
     with tenant_context(log):
-        for sql in ("UPDATE ledger_event SET type = 'x'", "DELETE FROM ledger_event",
-                    "UPDATE ledger_checkpoint SET tree_size = 0"):
-            with pytest.raises(DatabaseError), transaction.atomic(using="region_us"), \
-                    connections["region_us"].cursor() as cursor:
+        for sql in (
+            "UPDATE ledger_event SET type = 'x'",
+            "DELETE FROM ledger_event",
+            "UPDATE ledger_checkpoint SET tree_size = 0",
+        ):
+            with (
+                pytest.raises(DatabaseError),
+                transaction.atomic(using="region_us"),
+                connections["region_us"].cursor() as cursor,
+            ):
                 cursor.execute(sql)
     assert run_verify("audited-us")[0] == 0
 
@@ -177,17 +198,22 @@ def test_triggers_reject_update_delete_truncate_even_with_privileges(log):
 
     with tenant_context(log), as_owner(["region_us"]):
         for sql in ("UPDATE ledger_event SET type = 'x'", "DELETE FROM ledger_event"):
-            with pytest.raises(DatabaseError, match="append-only"), \
-                    transaction.atomic(using="region_us"), \
-                    connections["region_us"].cursor() as cursor:
+            with (
+                pytest.raises(DatabaseError, match="append-only"),
+                transaction.atomic(using="region_us"),
+                connections["region_us"].cursor() as cursor,
+            ):
                 cursor.execute(sql)
     with tenant_context(log), as_owner(["region_us"]), connections["region_us"].cursor() as c:
         c.execute("GRANT TRUNCATE ON ledger_event TO callseal_app")
     try:
         # Even granted the privilege, the application role is stopped by the trigger.
-        with tenant_context(log), pytest.raises(DatabaseError, match="append-only: TRUNCATE"), \
-                transaction.atomic(using="region_us"), \
-                connections["region_us"].cursor() as cursor:
+        with (
+            tenant_context(log),
+            pytest.raises(DatabaseError, match="append-only: TRUNCATE"),
+            transaction.atomic(using="region_us"),
+            connections["region_us"].cursor() as cursor,
+        ):
             cursor.execute("TRUNCATE ledger_event")
     finally:
         with as_owner(["region_us"]), connections["region_us"].cursor() as c:

@@ -6,36 +6,53 @@ from callseal.tenancy.operations import EnableRowLevelSecurity
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SubjectKey',
+            name="SubjectKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('subject_ref', models.CharField(max_length=64)),
-                ('wrapped', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("subject_ref", models.CharField(max_length=64)),
+                ("wrapped", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant_id', 'subject_ref'), name='crypto_subjectkey_tenant_ref_uniq')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant_id", "subject_ref"),
+                        name="crypto_subjectkey_tenant_ref_uniq",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TenantKey',
+            name="TenantKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('wrapped', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("wrapped", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant_id',), name='crypto_tenantkey_one_per_tenant')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant_id",), name="crypto_tenantkey_one_per_tenant"
+                    )
+                ],
             },
         ),
         EnableRowLevelSecurity(model_name="subjectkey"),

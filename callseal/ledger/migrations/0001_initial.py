@@ -6,88 +6,137 @@ from callseal.tenancy.operations import EnableRowLevelSecurity
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('tree_size', models.BigIntegerField()),
-                ('root_hash', models.BinaryField()),
-                ('signed_note', models.TextField()),
-                ('key_name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("tree_size", models.BigIntegerField()),
+                ("root_hash", models.BinaryField()),
+                ("signed_note", models.TextField()),
+                ("key_name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant_id', 'tree_size'], name='ledger_chec_tenant__9034e1_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["tenant_id", "tree_size"], name="ledger_chec_tenant__9034e1_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('sequence', models.BigIntegerField()),
-                ('stream_id', models.CharField(max_length=200)),
-                ('stream_version', models.BigIntegerField()),
-                ('event_id', models.UUIDField()),
-                ('type', models.CharField(max_length=200)),
-                ('schema_version', models.PositiveIntegerField()),
-                ('subject_ref', models.CharField(max_length=64, null=True)),
-                ('payload', models.TextField()),
-                ('metadata', models.TextField()),
-                ('recorded_at', models.DateTimeField()),
-                ('prev_hash', models.BinaryField()),
-                ('leaf_hash', models.BinaryField()),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("sequence", models.BigIntegerField()),
+                ("stream_id", models.CharField(max_length=200)),
+                ("stream_version", models.BigIntegerField()),
+                ("event_id", models.UUIDField()),
+                ("type", models.CharField(max_length=200)),
+                ("schema_version", models.PositiveIntegerField()),
+                ("subject_ref", models.CharField(max_length=64, null=True)),
+                ("payload", models.TextField()),
+                ("metadata", models.TextField()),
+                ("recorded_at", models.DateTimeField()),
+                ("prev_hash", models.BinaryField()),
+                ("leaf_hash", models.BinaryField()),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant_id', 'subject_ref'], name='ledger_even_tenant__61cb92_idx')],
-                'constraints': [models.UniqueConstraint(fields=('tenant_id', 'sequence'), name='ledger_event_seq_uniq'), models.UniqueConstraint(fields=('tenant_id', 'stream_id', 'stream_version'), name='ledger_event_stream_version_uniq'), models.UniqueConstraint(fields=('tenant_id', 'event_id'), name='ledger_event_id_uniq')],
+                "indexes": [
+                    models.Index(
+                        fields=["tenant_id", "subject_ref"], name="ledger_even_tenant__61cb92_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant_id", "sequence"), name="ledger_event_seq_uniq"
+                    ),
+                    models.UniqueConstraint(
+                        fields=("tenant_id", "stream_id", "stream_version"),
+                        name="ledger_event_stream_version_uniq",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("tenant_id", "event_id"), name="ledger_event_id_uniq"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProjectionPosition',
+            name="ProjectionPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('name', models.CharField(max_length=200)),
-                ('position', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("name", models.CharField(max_length=200)),
+                ("position", models.BigIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant_id', 'name'), name='ledger_projection_uniq')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant_id", "name"), name="ledger_projection_uniq"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SigningKey',
+            name="SigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('name', models.CharField(max_length=200)),
-                ('public_key', models.BinaryField()),
-                ('wrapped_private_key', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("name", models.CharField(max_length=200)),
+                ("public_key", models.BinaryField()),
+                ("wrapped_private_key", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant_id', 'name'), name='ledger_signingkey_uniq')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant_id", "name"), name="ledger_signingkey_uniq"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TenantHead',
+            name="TenantHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.UUIDField(db_index=True, editable=False)),
-                ('sequence', models.BigIntegerField(default=0)),
-                ('last_hash', models.BinaryField()),
-                ('frontier', models.BinaryField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tenant_id", models.UUIDField(db_index=True, editable=False)),
+                ("sequence", models.BigIntegerField(default=0)),
+                ("last_hash", models.BinaryField()),
+                ("frontier", models.BinaryField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant_id',), name='ledger_head_one_per_tenant')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant_id",), name="ledger_head_one_per_tenant"
+                    )
+                ],
             },
         ),
         EnableRowLevelSecurity(model_name="checkpoint"),

@@ -36,7 +36,8 @@ class Command(BaseCommand):
             with tenant_context(tenant) as ref:
                 total = store.head(ref).sequence
                 for name in names:
-                    with tqdm(total=total, desc=f"{tenant.slug} {name}", unit="ev",
-                              file=self.stderr) as bar:
+                    with tqdm(
+                        total=total, desc=f"{tenant.slug} {name}", unit="ev", file=self.stderr
+                    ) as bar:
                         applied = projection_rebuild(available[name](), progress=bar.update)
                     self.stdout.write(f"{tenant.slug}: {name}: {applied} events applied")
