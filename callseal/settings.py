@@ -288,3 +288,15 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- Ledger: a signed checkpoint of every tenant's log, per region, every minute --------
+CELERY_BEAT_SCHEDULE = {
+    f"ledger-checkpoint-{_name}": {
+        "task": "ledger.checkpoint_region",
+        "schedule": 60.0,
+        "args": (_name,),
+        # TenantTask.apply_async routes region-wide tasks by this option.
+        "options": {"region": _name},
+    }
+    for _name in REGIONS
+}

@@ -1,0 +1,474 @@
+"""The low-level event store: locked, hash-chained, batched appends and streaming reads.
+
+Services (callseal.ledger.services) validate and encrypt; this module only stores records
+exactly as hashed. Per-tenant order comes from locking the tenant's head row
+(``SELECT ... FOR UPDATE`` on PostgreSQL), so different tenants append in parallel. On
+SQLite a write transaction serialises the whole database anyway: the append's first
+statement is a write (so the busy timeout applies instead of a failed lock upgrade), and
+writers within one process queue on a lock instead of spinning.
+
+Hot paths use raw SQL through Django's connection (so row-level security and the app role
+still apply): one statement locks the head and reads the stream's version, one inserts
+every row of the batch, one moves the head.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections, transaction
+
+from callseal.ledger.canonical import GENESIS_HASH, CanonicalFields, format_time, leaf_hash
+from callseal.ledger.merkle import CompactRange
+from callseal.tenancy.context import TenantRef
+from callseal.tenancy.router import region_alias
+
+EVENT_COLUMNS = (
+    "tenant_id, sequence, stream_id, stream_version, event_id, type, schema_version, "
+    "subject_ref, payload, metadata, recorded_at, prev_hash, leaf_hash"
+)
+_N_COLUMNS = 13
+_ROWS_PER_INSERT = {"postgresql": 1000, "sqlite": 999 // _N_COLUMNS}
+_sqlite_locks: dict[str, threading.RLock] = {}
+_sqlite_locks_guard = threading.Lock()
+
+
+class ConcurrencyError(RuntimeError):
+    """The stream moved since the caller read it (stale expected version)."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, not the expected {expected}"
+        )
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+
+
+class DuplicateEvent(IntegrityError):
+    """A stream version or event id already stored (explicit-version appends)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One event ready to store: validated, encrypted, serialised canonically."""
+
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    subject_ref: str | None
+    payload_json: str
+    metadata_json: str
+    stream_id: str = ""
+    stream_version: int = 0  # explicit versions only (append_exact)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    tenant_id: uuid.UUID
+    sequence: int
+    stream_id: str
+    stream_version: int
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    subject_ref: str | None
+    payload_json: str
+    metadata_json: str
+    recorded_at: datetime
+    prev_hash: bytes
+    leaf_hash: bytes
+
+    def canonical_fields(self) -> CanonicalFields:
+        return CanonicalFields(
+            tenant=str(self.tenant_id),
+            seq=self.sequence,
+            stream=self.stream_id,
+            stream_version=self.stream_version,
+            event_id=str(self.event_id),
+            type=self.type,
+            schema_version=self.schema_version,
+            subject=self.subject_ref,
+            payload_json=self.payload_json,
+            metadata_json=self.metadata_json,
+            recorded_at=format_time(self.recorded_at),
+            prev=self.prev_hash,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    sequence: int
+    last_hash: bytes
+    compact: CompactRange
+
+
+def alias_for(tenant: TenantRef) -> str:
+    return region_alias(tenant.region)
+
+
+def _sqlite_lock(alias: str) -> threading.RLock:
+    with _sqlite_locks_guard:
+        return _sqlite_locks.setdefault(alias, threading.RLock())
+
+
+@contextmanager
+def writing(alias: str) -> Iterator[None]:
+    """Hold around a whole write transaction that appends (services do): on SQLite, writers
+    of this process queue here until commit instead of failing on a busy database."""
+    if connections[alias].vendor == "sqlite":
+        with _sqlite_lock(alias):
+            yield
+    else:
+        yield
+
+
+def read_guard(alias: str) -> Any:
+    """In-memory SQLite (the test databases) shares one cache between threads, where a read
+    during another thread's write fails at once instead of waiting: queue reads too."""
+    conn = connections[alias]
+    if conn.vendor == "sqlite" and conn.is_in_memory_db():  # type: ignore[attr-defined]
+        return _sqlite_lock(alias)
+    return nullcontext()
+
+
+class _Codec:
+    """Python values <-> this vendor's column values for raw SQL."""
+
+    def __init__(self, alias: str) -> None:
+        conn = connections[alias]
+        self.pg = conn.vendor == "postgresql"
+        self.ops = conn.ops
+
+    def uuid_param(self, value: uuid.UUID) -> Any:
+        return value if self.pg else value.hex
+
+    def time_param(self, value: datetime) -> Any:
+        return value if self.pg else self.ops.adapt_datetimefield_value(value)
+
+    def to_uuid(self, value: Any) -> uuid.UUID:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+    def to_time(self, value: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def record(self, row: Sequence[Any]) -> StoredRecord:
+        return StoredRecord(
+            tenant_id=self.to_uuid(row[0]),
+            sequence=row[1],
+            stream_id=row[2],
+            stream_version=row[3],
+            event_id=self.to_uuid(row[4]),
+            type=row[5],
+            schema_version=row[6],
+            subject_ref=row[7],
+            payload_json=row[8],
+            metadata_json=row[9],
+            recorded_at=self.to_time(row[10]),
+            prev_hash=bytes(row[11]),
+            leaf_hash=bytes(row[12]),
+        )
+
+
+def _lock_head(
+    cursor: Any, codec: _Codec, tenant_id: uuid.UUID, stream_id: str | None
+) -> tuple[Head, int]:
+    """Lock (creating if needed) the tenant's head; also read ``stream_id``'s version."""
+    tid = codec.uuid_param(tenant_id)
+    stream_sql = (
+        "(SELECT max(stream_version) FROM ledger_event e"
+        " WHERE e.tenant_id = h.tenant_id AND e.stream_id = %s)"
+        if stream_id is not None
+        else "NULL"
+    )
+    params: list[Any] = [stream_id] if stream_id is not None else []
+    lock = " FOR UPDATE" if codec.pg else ""
+    select = (
+        f"SELECT h.sequence, h.last_hash, h.frontier, {stream_sql} FROM ledger_tenanthead h"  # noqa: S608 - constants and placeholders only
+        f" WHERE h.tenant_id = %s{lock}"
+    )
+    if not codec.pg:
+        # Take SQLite's write lock first, so the busy timeout (not an error) handles waiting.
+        cursor.execute(
+            "UPDATE ledger_tenanthead SET sequence = sequence WHERE tenant_id = %s", [tid]
+        )
+    cursor.execute(select, [*params, tid])
+    row = cursor.fetchone()
+    if row is None:
+        cursor.execute(
+            "INSERT INTO ledger_tenanthead (tenant_id, sequence, last_hash, frontier)"
+            " VALUES (%s, 0, %s, %s) ON CONFLICT (tenant_id) DO NOTHING",
+            [tid, GENESIS_HASH, b""],
+        )
+        cursor.execute(select, [*params, tid])
+        row = cursor.fetchone()
+    head = Head(row[0], bytes(row[1]), CompactRange.unpack(row[0], bytes(row[2])))
+    return head, int(row[3] or 0)
+
+
+def _stored_by_event_ids(
+    tenant: TenantRef, event_ids: Sequence[uuid.UUID]
+) -> list[StoredRecord] | None:
+    """All of these events if every one is stored (an idempotent retry), else None."""
+    alias = alias_for(tenant)
+    codec = _Codec(alias)
+    with read_guard(alias), connections[alias].cursor() as cursor:
+        placeholders = ", ".join(["%s"] * len(event_ids))
+        cursor.execute(
+            f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE tenant_id = %s"  # noqa: S608 - constants and placeholders only
+            f" AND event_id IN ({placeholders}) ORDER BY sequence",
+            [codec.uuid_param(tenant.id), *[codec.uuid_param(e) for e in event_ids]],
+        )
+        rows = [codec.record(row) for row in cursor.fetchall()]
+    if len(rows) != len(event_ids):
+        return None
+    by_id = {record.event_id: record for record in rows}
+    return [by_id[e] for e in event_ids]
+
+
+def _insert(
+    cursor: Any,
+    codec: _Codec,
+    tenant: TenantRef,
+    head: Head,
+    records: list[Prepared],
+    versions: list[int],
+) -> list[StoredRecord]:
+    now = datetime.now(UTC)
+    now_text = format_time(now)
+    tenant_text = str(tenant.id)
+    prev = head.last_hash
+    seq = head.sequence
+    compact = head.compact
+    stored: list[StoredRecord] = []
+    for item, version in zip(records, versions, strict=True):
+        seq += 1
+        fields = CanonicalFields(
+            tenant_text,
+            seq,
+            item.stream_id,
+            version,
+            str(item.event_id),
+            item.type,
+            item.schema_version,
+            item.subject_ref,
+            item.payload_json,
+            item.metadata_json,
+            now_text,
+            prev,
+        )
+        leaf = leaf_hash(fields.encode())
+        compact.append(leaf)
+        stored.append(
+            StoredRecord(
+                tenant.id,
+                seq,
+                item.stream_id,
+                version,
+                item.event_id,
+                item.type,
+                item.schema_version,
+                item.subject_ref,
+                item.payload_json,
+                item.metadata_json,
+                now,
+                prev,
+                leaf,
+            )
+        )
+        prev = leaf
+    tid = codec.uuid_param(tenant.id)
+    when = codec.time_param(now)
+    step = _ROWS_PER_INSERT["postgresql" if codec.pg else "sqlite"]
+    row_sql = "(" + ", ".join(["%s"] * _N_COLUMNS) + ")"
+    head_sql = (
+        "UPDATE ledger_tenanthead SET sequence = %s, last_hash = %s, frontier = %s"
+        " WHERE tenant_id = %s"
+    )
+    head_params = [seq, prev, compact.pack(), tid]
+    for start in range(0, len(stored), step):
+        chunk = stored[start : start + step]
+        params: list[Any] = []
+        for r in chunk:
+            params += [
+                tid,
+                r.sequence,
+                r.stream_id,
+                r.stream_version,
+                codec.uuid_param(r.event_id),
+                r.type,
+                r.schema_version,
+                r.subject_ref,
+                r.payload_json,
+                r.metadata_json,
+                when,
+                r.prev_hash,
+                r.leaf_hash,
+            ]
+        insert_sql = f"INSERT INTO ledger_event ({EVENT_COLUMNS}) VALUES " + ", ".join(  # noqa: S608 - constants and placeholders only
+            [row_sql] * len(chunk)
+        )
+        last_chunk = start + step >= len(stored)
+        if codec.pg and last_chunk:
+            # One round trip for the last rows and the head move.
+            cursor.execute(f"WITH ins AS ({insert_sql}) {head_sql}", [*params, *head_params])
+        else:
+            cursor.execute(insert_sql, params)
+    if not codec.pg:
+        cursor.execute(head_sql, head_params)
+    return stored
+
+
+def _append(
+    tenant: TenantRef,
+    records: list[Prepared],
+    stream_id: str | None,
+    versions_for: Callable[[int], list[int]],
+) -> list[StoredRecord]:
+    alias = alias_for(tenant)
+    codec = _Codec(alias)
+    with writing(alias), transaction.atomic(using=alias):
+        cursor = connections[alias].cursor()
+        head, stream_version = _lock_head(cursor, codec, tenant.id, stream_id)
+        return _insert(cursor, codec, tenant, head, records, versions_for(stream_version))
+
+
+def append(
+    *, tenant: TenantRef, stream_id: str, expected_version: int | None, records: list[Prepared]
+) -> list[StoredRecord]:
+    """Append ``records`` to one stream in one transaction; idempotent on event ids.
+
+    ``expected_version`` None appends after whatever is there; an int must equal the
+    stream's current version (0: the stream must be new) or ConcurrencyError is raised.
+    """
+    if not records:
+        return []
+
+    def versions_for(current: int) -> list[int]:
+        if expected_version is not None and expected_version != current:
+            raise ConcurrencyError(stream_id, expected_version, current)
+        return list(range(current + 1, current + 1 + len(records)))
+
+    records = [
+        Prepared(
+            r.event_id,
+            r.type,
+            r.schema_version,
+            r.subject_ref,
+            r.payload_json,
+            r.metadata_json,
+            stream_id,
+        )
+        for r in records
+    ]
+    try:
+        return _append(tenant, records, stream_id, versions_for)
+    except (ConcurrencyError, IntegrityError):
+        # A retry of an append that already succeeded returns what was stored.
+        stored = _stored_by_event_ids(tenant, [r.event_id for r in records])
+        if stored is not None:
+            return stored
+        raise
+
+
+def append_exact(*, tenant: TenantRef, records: list[Prepared]) -> list[StoredRecord]:
+    """Append records that carry their own stream ids and versions (the eventsourcing
+    adapter). A taken (stream, version) or event id raises DuplicateEvent; nothing is stored."""
+    if not records:
+        return []
+    try:
+        return _append(tenant, records, None, lambda _: [r.stream_version for r in records])
+    except IntegrityError as exc:
+        raise DuplicateEvent(str(exc)) from exc
+
+
+def head(tenant: TenantRef) -> Head:
+    alias = alias_for(tenant)
+    codec = _Codec(alias)
+    with read_guard(alias), connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT sequence, last_hash, frontier FROM ledger_tenanthead WHERE tenant_id = %s",
+            [codec.uuid_param(tenant.id)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return Head(0, GENESIS_HASH, CompactRange())
+    return Head(row[0], bytes(row[1]), CompactRange.unpack(row[0], bytes(row[2])))
+
+
+def select(
+    tenant: TenantRef,
+    *,
+    after_sequence: int = 0,
+    limit: int = 1000,
+    stream_id: str | None = None,
+    after_version: int = 0,
+    up_to_version: int | None = None,
+    up_to_sequence: int | None = None,
+    types: Sequence[str] = (),
+    descending: bool = False,
+) -> list[StoredRecord]:
+    alias = alias_for(tenant)
+    codec = _Codec(alias)
+    where = ["tenant_id = %s"]
+    params: list[Any] = [codec.uuid_param(tenant.id)]
+    if stream_id is not None:
+        where.append("stream_id = %s")
+        params.append(stream_id)
+        if after_version:
+            where.append("stream_version > %s")
+            params.append(after_version)
+        if up_to_version is not None:
+            where.append("stream_version <= %s")
+            params.append(up_to_version)
+    if after_sequence:
+        where.append("sequence > %s")
+        params.append(after_sequence)
+    if up_to_sequence is not None:
+        where.append("sequence <= %s")
+        params.append(up_to_sequence)
+    if types:
+        where.append("type IN (" + ", ".join(["%s"] * len(types)) + ")")
+        params += list(types)
+    order = "DESC" if descending else "ASC"
+    key = "stream_version" if stream_id is not None else "sequence"
+    sql = (
+        f"SELECT {EVENT_COLUMNS} FROM ledger_event WHERE {' AND '.join(where)}"  # noqa: S608 - constants and placeholders only
+        f" ORDER BY {key} {order} LIMIT %s"
+    )
+    with read_guard(alias), connections[alias].cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [codec.record(row) for row in cursor.fetchall()]
+
+
+def iterate(
+    tenant: TenantRef, *, chunk: int = 5000, after_sequence: int = 0
+) -> Iterator[StoredRecord]:
+    """Every event of the tenant in sequence order, read in chunks (keyset pagination)."""
+    position = after_sequence
+    while True:
+        rows = select(tenant, after_sequence=position, limit=chunk)
+        yield from rows
+        if len(rows) < chunk:
+            return
+        position = rows[-1].sequence
+
+
+__all__ = [
+    "ConcurrencyError",
+    "DatabaseError",
+    "DuplicateEvent",
+    "Prepared",
+    "StoredRecord",
+    "append",
+    "append_exact",
+    "head",
+    "iterate",
+    "select",
+]
