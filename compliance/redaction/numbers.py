@@ -59,6 +59,11 @@ def words_to_digits(words: list[str]) -> str | None:
                 continue
             out.append(str(UNITS[w]))
         elif w in TEENS:
+            if nxt == "hundred":  # "nineteen hundred [and five]" as in years
+                rest, used = _below_hundred(low, i + 2, allow_unit=True)
+                out.append(str(TEENS[w] * 100 + rest))
+                i += 2 + used
+                continue
             out.append(str(TEENS[w]))
         elif w in TENS:
             if nxt in UNITS and UNITS[nxt] and nxt not in ZEROES:

@@ -21,7 +21,9 @@ PHONE_NUMBER = "PHONE_NUMBER"
 ACCOUNT_NUMBER = "ACCOUNT_NUMBER"
 DATE_OF_BIRTH = "DATE_OF_BIRTH"
 
-_CANDIDATE = re.compile(r"(?<![\w.+])\+?\d+(?:(?:[ \-./]|, | - )\(?\d+\)?)*(?![\w])|\(\d{3}\) ?\d{3}[ \-.]?\d{4}")
+_CANDIDATE = re.compile(
+    r"(?<![\w.+])\+?\d+(?:(?:[ \-./]|, | - )\(?\d+\)?)*(?![\w])|\(\d{3}\) ?\d{3}[ \-.]?\d{4}"
+)
 _WORD = re.compile(r"[a-z]+")
 CONTEXT_WORDS = 8
 CUES: dict[str, str] = {
@@ -30,14 +32,45 @@ CUES: dict[str, str] = {
     ),
     **dict.fromkeys(("social", "ssn", "ss"), "ssn"),
     **dict.fromkeys(
-        ("phone", "cell", "mobile", "telephone", "call", "reach", "callback", "fax", "text",
-         "dial", "landline", "contact"),
+        (
+            "phone",
+            "cell",
+            "mobile",
+            "telephone",
+            "call",
+            "reach",
+            "callback",
+            "fax",
+            "text",
+            "dial",
+            "landline",
+            "contact",
+        ),
         "phone",
     ),  # fmt: skip
     **dict.fromkeys(
-        ("account", "acct", "member", "membership", "policy", "customer", "reference", "ref",
-         "routing", "id", "iban", "confirmation", "order", "claim", "invoice", "case",
-         "ticket", "loyalty", "subscriber", "client"),
+        (
+            "account",
+            "acct",
+            "member",
+            "membership",
+            "policy",
+            "customer",
+            "reference",
+            "ref",
+            "routing",
+            "id",
+            "iban",
+            "confirmation",
+            "order",
+            "claim",
+            "invoice",
+            "case",
+            "ticket",
+            "loyalty",
+            "subscriber",
+            "client",
+        ),
         "account",
     ),  # fmt: skip
     **dict.fromkeys(("born", "birth", "birthday", "dob", "birthdate"), "dob"),
@@ -76,9 +109,16 @@ def nanp_valid(digits: str) -> bool:
 
 def cue_before(text: str, start: int) -> str | None:
     """The category of the nearest cue word among the few words before `start`."""
-    words = _WORD.findall(text[max(0, start - 120) : start].lower())[-CONTEXT_WORDS:]
+    window = text[max(0, start - 120) : start]
+    # Cues belong to the nearest number: words before an earlier number are not ours.
+    last_digit = max(window.rfind(d) for d in "0123456789")
+    words = _WORD.findall(window[last_digit + 1 :].lower())[-CONTEXT_WORDS:]
+    weak_phone = False
     for k in range(len(words) - 1, -1, -1):
         word = words[k]
+        if word == "number":  # "account number", "card number"... or, alone, a phone
+            weak_phone = True
+            continue
         if word == "security":
             prev = words[k - 1] if k else ""
             return "ssn" if prev == "social" else "card_code"
@@ -86,7 +126,7 @@ def cue_before(text: str, start: int) -> str | None:
             return "card_code"
         if word in CUES:
             return CUES[word]
-    return None
+    return "number" if weak_phone else None
 
 
 def classify_number(text: str, start: int, end: int) -> Found | None:
@@ -102,7 +142,9 @@ def classify_number(text: str, start: int, end: int) -> Found | None:
         return Found(CREDIT_CARD, start, end, 1.0 if luhn else 0.5)
     if cue == "ssn" and n == 9:
         return Found(US_SSN, start, end, 0.95 if ssn_valid(digits) else 0.6)
-    if cue == "phone" and (nanp_valid(digits) or 7 <= n <= 15):
+    if cue == "number" and luhn:  # "the long number is ..." with a valid card checksum
+        return Found(CREDIT_CARD, start, end, 0.9)
+    if cue in ("phone", "number") and (nanp_valid(digits) or 7 <= n <= 15):
         return Found(PHONE_NUMBER, start, end, 0.95 if nanp_valid(digits) else 0.6)
     if cue == "account" and 5 <= n <= 20:
         return Found(ACCOUNT_NUMBER, start, end, 0.9)
@@ -131,10 +173,20 @@ def find_numbers(text: str) -> list[Found]:
 _MONTH_NUM = {
     name: i
     for i, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-         ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-         ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-         ("december", "dec")],
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
         start=1,
     )  # fmt: skip
     for name in names
@@ -212,4 +264,6 @@ class DateOfBirthRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         if DATE_OF_BIRTH not in entities:
             return []
-        return [RecognizerResult(f.entity, f.start, f.end, f.score) for f in find_dates_of_birth(text)]
+        return [
+            RecognizerResult(f.entity, f.start, f.end, f.score) for f in find_dates_of_birth(text)
+        ]
