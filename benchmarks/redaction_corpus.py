@@ -247,7 +247,9 @@ def _value(fake: Faker, speaker: Speaker, entity: str) -> str:
     if entity == "US_SSN":
         return speaker.digits(fake.ssn().replace("-", ""), [3, 2, 4])
     if entity == "PHONE_NUMBER":
-        number = f"{rng.randint(2, 9)}{rng.randint(0, 99):02d}{rng.randint(2, 9)}{rng.randint(0, 999999):06d}"
+        # A valid NANP number: area code and exchange start with 2-9.
+        area, exchange = rng.randint(200, 999), rng.randint(200, 999)
+        number = f"{area}{exchange}{rng.randint(0, 9999):04d}"
         prefix = rng.choice(["", "", "", "one "])
         return prefix + speaker.digits(number, [3, 3, 4])
     if entity == "EMAIL_ADDRESS":

@@ -132,11 +132,10 @@ def build_analyzer() -> AnalyzerEngine:
 
     from compliance.redaction.recognizers import DateOfBirthRecognizer, SpokenNumberRecognizer
 
-    if tldextract.tldextract.TLD_EXTRACTOR.suffix_list_urls:
-        raise RuntimeError(
-            "tldextract was imported before compliance.redaction and would fetch the public "
-            "suffix list; set TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS='' before importing Presidio"
-        )
+    # The environment variable set in compliance.redaction only works if tldextract was not
+    # imported earlier; the shared extractor reads its URL list when it first extracts, so
+    # emptying it here keeps it on the bundled snapshot either way.
+    tldextract.tldextract.TLD_EXTRACTOR.suffix_list_urls = ()
     conf = presidio_nlp_configuration()
     engine = SpacyNlpEngine(
         models=conf["models"],
@@ -144,7 +143,7 @@ def build_analyzer() -> AnalyzerEngine:
     )
     # Loading ourselves skips Presidio's "download the model if missing" path: a missing
     # package must fail here, not reach for the network.
-    engine.nlp = {"en": spacy.load(SPACY_MODEL, exclude=["parser"])}
+    engine.nlp = {"en": spacy.load(SPACY_MODEL, exclude=["parser"])}  # type: ignore[assignment]
     analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
     for name in SUPERSEDED:
         analyzer.registry.remove_recognizer(name)

@@ -26,56 +26,19 @@ _CANDIDATE = re.compile(
 )
 _WORD = re.compile(r"[a-z]+")
 CONTEXT_WORDS = 8
-CUES: dict[str, str] = {
-    **dict.fromkeys(
-        ("card", "credit", "debit", "visa", "mastercard", "amex", "discover", "pan"), "card"
+_CUE_WORDS = {
+    "card": "card credit debit visa mastercard amex discover pan",
+    "ssn": "social ssn ss",
+    "phone": "phone cell mobile telephone call reach callback fax text dial landline contact",
+    "account": (
+        "account acct member membership policy customer reference ref routing id iban "
+        "confirmation order claim invoice case ticket loyalty subscriber client"
     ),
-    **dict.fromkeys(("social", "ssn", "ss"), "ssn"),
-    **dict.fromkeys(
-        (
-            "phone",
-            "cell",
-            "mobile",
-            "telephone",
-            "call",
-            "reach",
-            "callback",
-            "fax",
-            "text",
-            "dial",
-            "landline",
-            "contact",
-        ),
-        "phone",
-    ),  # fmt: skip
-    **dict.fromkeys(
-        (
-            "account",
-            "acct",
-            "member",
-            "membership",
-            "policy",
-            "customer",
-            "reference",
-            "ref",
-            "routing",
-            "id",
-            "iban",
-            "confirmation",
-            "order",
-            "claim",
-            "invoice",
-            "case",
-            "ticket",
-            "loyalty",
-            "subscriber",
-            "client",
-        ),
-        "account",
-    ),  # fmt: skip
-    **dict.fromkeys(("born", "birth", "birthday", "dob", "birthdate"), "dob"),
+    "dob": "born birth birthday dob birthdate",
 }
-_SECURITY = {"security"}  # "social security" -> ssn; "security code" is a card's CVV
+CUES: dict[str, str] = {
+    word: category for category, words in _CUE_WORDS.items() for word in words.split()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,27 +133,11 @@ def find_numbers(text: str) -> list[Found]:
     return found
 
 
-_MONTH_NUM = {
-    name: i
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )  # fmt: skip
-    for name in names
-}
+_MONTH_NAMES = (
+    "january jan", "february feb", "march mar", "april apr", "may", "june jun", "july jul",
+    "august aug", "september sep sept", "october oct", "november nov", "december dec",
+)  # fmt: skip
+_MONTH_NUM = {name: i for i, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()}
 _MONTH = r"(?P<m>" + "|".join(sorted(_MONTH_NUM, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<d>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<y>(?:19|20)\d{2})"

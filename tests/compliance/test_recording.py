@@ -291,7 +291,8 @@ def test_container_matches_fixed_vector_and_documented_layout():
 
 
 def _rsp_cases(path: Path) -> list[dict[str, str]]:
-    cases, current = [], {}
+    cases: list[dict[str, str]] = []
+    current: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
         if line.startswith("[") or not line or line.startswith("#"):
@@ -336,7 +337,8 @@ def test_aes_kw_wrapper_matches_nist_sp800_38f_vectors():
 
 
 def _rsp_cases_kw(section: str) -> list[dict[str, str]]:
-    cases, current = [], {}
+    cases: list[dict[str, str]] = []
+    current: dict[str, str] = {}
     for line in section.splitlines():
         key, sep, value = line.partition(" = ")
         if sep:
