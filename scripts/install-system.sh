@@ -2,6 +2,8 @@
 # Debian packages the tests and the demo need. Runs as root (CI, developer machines).
 set -euo pipefail
 PACKAGES=(espeak-ng sox pocketsphinx-testdata chromium chromium-driver)
+# openssl: benchmarks/bench_recording.py measures its peer with `openssl speed`.
+PACKAGES+=(openssl)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
