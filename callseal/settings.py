@@ -279,3 +279,16 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- Telephony (calls app) -----------------------------------------------------------------
+CALLSEAL_STREAM_TOKEN_TTL_S = _setting("CALLSEAL_STREAM_TOKEN_TTL_S", int, 30)
+# A call may open this many media streams (the first plus resumptions) before a redirect
+# is answered with a hang-up instead.
+CALLSEAL_MAX_STREAMS_PER_CALL = _setting("CALLSEAL_MAX_STREAMS_PER_CALL", int, 8)
+CALLSEAL_MEDIA_START_TIMEOUT_S = _setting("CALLSEAL_MEDIA_START_TIMEOUT_S", float, 10.0)
+CALLSEAL_PLAYER_LEAD_MS = _setting("CALLSEAL_PLAYER_LEAD_MS", int, 300)
+CALLSEAL_PIPELINE_QUEUE_FRAMES = _setting("CALLSEAL_PIPELINE_QUEUE_FRAMES", int, 50)
+CALLSEAL_CALL_PIPELINE = _setting("CALLSEAL_CALL_PIPELINE", str, "calls.pipeline.EchoPipeline")
+for _name in ("CALLSEAL_STREAM_TOKEN_TTL_S", "CALLSEAL_PLAYER_LEAD_MS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name}: must be positive")
