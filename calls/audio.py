@@ -62,11 +62,17 @@ def ulaw_encode(pcm: Pcm) -> bytes:
 
 
 class StreamResampler:
-    """Per-call streaming resampler: keeps the filter state across 20 ms frames, so
-    frame boundaries add no clicks. Medium quality: telephone audio is band-limited to
-    3.4 kHz, and the lower filter delay matters more than the stop-band of HQ."""
+    """Per-call streaming resampler for the inbound path (caller → pipeline).
 
-    def __init__(self, *, in_rate: int, out_rate: int, quality: str = "MQ") -> None:
+    It keeps state across 20 ms frames, so frame boundaries add no clicks. soxr's filtered
+    qualities (LQ..VHQ) emit output in blocks of 60-110 ms when fed 20 ms frames (measured:
+    MQ returns nothing for five frames, then 108 ms at once), which would add that much
+    latency to every turn; its quick cubic quality (QQ) returns every frame at once. Caller
+    audio is band-limited to 3.4 kHz by the phone network, so upsampling it with a cubic
+    interpolator loses nothing the ASR uses. The outbound path resamples whole chunks
+    instead (``resample_once``)."""
+
+    def __init__(self, *, in_rate: int, out_rate: int, quality: str = "QQ") -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
         self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
@@ -79,7 +85,8 @@ class StreamResampler:
 
 
 def resample_once(pcm: Pcm, *, in_rate: int, out_rate: int) -> Pcm:
-    """Whole-buffer resampling (WAV files); HQ because there is no latency to save."""
+    """Whole-buffer resampling (agent chunks, WAV files) with soxr's HQ filter, which
+    keeps 4-8 kHz TTS energy from aliasing into the telephone band."""
     if in_rate == out_rate:
         return pcm
     out: Pcm = soxr.resample(pcm, in_rate, out_rate, quality="HQ")

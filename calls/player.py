@@ -24,7 +24,7 @@ from calls.audio import (
     TELEPHONE_RATE,
     ULAW_SILENCE,
     Pcm,
-    StreamResampler,
+    resample_once,
     ulaw_encode,
 )
 
@@ -98,18 +98,14 @@ class Player:
         self._flushed: set[str] = set()
         self._buffer_end = 0.0  # when Twilio will have played everything sent so far
         self._next_id = 0
-        self._resamplers: dict[int, StreamResampler] = {}
         self.stats = PlayerStats()
 
     # --- input -------------------------------------------------------------------------
     def enqueue(self, pcm: Pcm, *, sample_rate: int, text: str = "") -> int:
         """Queue one chunk of agent audio; returns its id (also its mark's name)."""
-        if sample_rate != TELEPHONE_RATE:
-            resampler = self._resamplers.get(sample_rate)
-            if resampler is None:
-                resampler = StreamResampler(in_rate=sample_rate, out_rate=TELEPHONE_RATE)
-                self._resamplers[sample_rate] = resampler
-            pcm = resampler.process(pcm)
+        # Whole chunks (TTS sentences) resample at once: no filter tail is held back
+        # until the next chunk, so each mark falls where its audio ends.
+        pcm = resample_once(pcm, in_rate=sample_rate, out_rate=TELEPHONE_RATE)
         encoded = ulaw_encode(pcm)
         # Pad the last frame with silence so that the mark falls exactly after this chunk.
         remainder = len(encoded) % FRAME_SAMPLES

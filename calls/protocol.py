@@ -14,7 +14,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -248,12 +248,13 @@ class FloodPolicy:
     capacity: float = 50.0
     leak_per_s: float = 10.0
     _level: float = 0.0
-    _at: float = field(default_factory=time.monotonic)
+    _at: float | None = None
 
     def record(self, now: float | None = None) -> bool:
         """Count one malformed message; True when the flood limit is crossed."""
         now = time.monotonic() if now is None else now
-        self._level = max(0.0, self._level - (now - self._at) * self.leak_per_s) + 1.0
+        elapsed = 0.0 if self._at is None else max(0.0, now - self._at)
+        self._level = max(0.0, self._level - elapsed * self.leak_per_s) + 1.0
         self._at = now
         return self._level > self.capacity
 
