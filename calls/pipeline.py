@@ -70,21 +70,22 @@ class EchoPipeline:
 
     def __init__(self, info: CallInfo, *, chunk_ms: int = 20) -> None:
         self.info = info
+        # Counted in inbound frames, not samples: the resampler may return a few samples
+        # fewer for the first frame, and that must not hold the echo back a frame.
+        self.chunk_frames = max(1, chunk_ms // 20)
         self.chunk_samples = PIPELINE_RATE * chunk_ms // 1000
 
     async def run(self, inbound: AsyncIterator[PipelineInput]) -> AsyncIterator[PipelineOutput]:
         pending: list[Pcm] = []
-        size = 0
         async for item in inbound:
             if isinstance(item, CallerDtmf):
                 silence = np.zeros(self.chunk_samples, dtype=np.int16)
                 yield AgentAudio(pcm=silence, text=f"dtmf:{item.digit}")
                 continue
             pending.append(item.pcm)
-            size += len(item.pcm)
-            if size >= self.chunk_samples:
+            if len(pending) >= self.chunk_frames:
                 yield AgentAudio(pcm=np.concatenate(pending) if len(pending) > 1 else pending[0])
-                pending, size = [], 0
+                pending = []
         if pending:
             yield AgentAudio(pcm=np.concatenate(pending))
 
