@@ -66,7 +66,8 @@ PipelineFactory = Callable[[CallInfo], CallPipeline]
 
 class EchoPipeline:
     """Plays the caller's audio straight back, ``chunk_ms`` at a time (one mark each).
-    DTMF digits are echoed as ``chunk_ms`` of silence labelled with the digit."""
+    DTMF is not echoed, so that agent frame k is always caller frame k (the simulator
+    measures lag per frame on that basis)."""
 
     def __init__(self, info: CallInfo, *, chunk_ms: int = 20) -> None:
         self.info = info
@@ -79,8 +80,6 @@ class EchoPipeline:
         pending: list[Pcm] = []
         async for item in inbound:
             if isinstance(item, CallerDtmf):
-                silence = np.zeros(self.chunk_samples, dtype=np.int16)
-                yield AgentAudio(pcm=silence, text=f"dtmf:{item.digit}")
                 continue
             pending.append(item.pcm)
             if len(pending) >= self.chunk_frames:

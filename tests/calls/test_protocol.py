@@ -80,7 +80,8 @@ def test_media_payload_is_decoded():
             MalformedKind.WRONG_TYPE,
         ),
         (
-            '{"event": "dtmf", "sequenceNumber": "3", "streamSid": "MZ", "dtmf": {"track": "inbound_track", "digit": "x"}}',
+            '{"event": "dtmf", "sequenceNumber": "3", "streamSid": "MZ", '
+            '"dtmf": {"track": "inbound_track", "digit": "x"}}',
             MalformedKind.WRONG_TYPE,
         ),
     ],
