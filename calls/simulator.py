@@ -356,7 +356,9 @@ async def _stream(
                     }
                 )
             )
-            await asyncio.wait_for(receive_task, timeout=5)
+            # Twilio closes the socket after stop; give the server a moment to close first.
+            await asyncio.wait({receive_task}, timeout=2)
+            await ws.close()
         finally:
             for task in (marks_task, receive_task):
                 task.cancel()

@@ -88,7 +88,13 @@ def _database(url: str, setting: str, *, regional: bool) -> dict[str, Any]:
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-        config["OPTIONS"] = {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+        # IMMEDIATE: a transaction that reads then writes (select_for_update is a no-op
+        # here) would otherwise fail at once with "database is locked" under concurrency.
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
         config["TEST"] = {"NAME": None}
     elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "callseal.db.backends.postgresql"
