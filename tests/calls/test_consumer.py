@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,6 +100,14 @@ async def receive_until_media(comm, count: int) -> list[dict]:
         got.append(message)
         medias += message["event"] == "media"
     return got
+
+
+@pytest.fixture(autouse=True)
+async def _close_worker_thread_connections():
+    # database_sync_to_async runs the ORM in a worker thread whose connections outlive the
+    # test (CONN_MAX_AGE); PostgreSQL refuses to drop a test database still in use.
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
