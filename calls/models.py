@@ -12,6 +12,8 @@ from callseal.tenancy.models import Tenant
 from callseal.tenancy.residency import GlobalModel, RegionalModel
 
 E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "an E.164 number such as +14155550100")
+ACCOUNT_SID = RegexValidator(r"^AC[0-9a-f]{32}$", "a Twilio account SID: AC and 32 hex digits")
+CALL_SID_RE = r"^CA[0-9a-f]{32}$"
 
 
 class PhoneNumber(GlobalModel):
@@ -21,6 +23,11 @@ class PhoneNumber(GlobalModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="phone_numbers")
     e164 = models.CharField(max_length=16, unique=True, validators=[E164])
     label = models.CharField(max_length=80, blank=True)
+    twilio_account_sid = models.CharField(max_length=34, blank=True, validators=[ACCOUNT_SID])
+    # AES-GCM ciphertext (calls.credentials); never the token itself.
+    twilio_auth_token_sealed = models.TextField(blank=True)
+    # The AI agent answering this number; a plain id until the agents app has its model.
+    agent_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -34,7 +41,21 @@ class CallStatus(models.TextChoices):
     RINGING = "ringing", "Ringing"
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
+    BUSY = "busy", "Busy"
+    NO_ANSWER = "no_answer", "No answer"
+    CANCELED = "canceled", "Canceled"
     FAILED = "failed", "Failed"
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELED,
+        CallStatus.FAILED,
+    }
+)
 
 
 class Call(RegionalModel):
@@ -49,6 +70,12 @@ class Call(RegionalModel):
     region = models.CharField(max_length=16)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    phone_number_id = models.UUIDField(null=True, blank=True)
+    agent_id = models.UUIDField(null=True, blank=True)
+    # Media streams opened for this call: more than one means it resumed after a drop.
+    stream_count = models.PositiveIntegerField(default=0)
+    # Highest status-callback SequenceNumber applied; Twilio retries and reorders them.
+    status_sequence = models.IntegerField(default=-1)
 
     class Meta:
         ordering: ClassVar = ["-started_at"]
@@ -58,3 +85,22 @@ class Call(RegionalModel):
             )
         ]
         indexes: ClassVar = [models.Index(fields=["tenant_id", "-started_at"])]
+
+
+class StreamToken(RegionalModel):
+    """A one-time, short-lived credential for one media stream of one call.
+
+    Only the SHA-256 of the secret is stored: the secret travels once, inside TwiML, to
+    Twilio, and comes back in ``start.customParameters``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    call_sid = models.CharField(max_length=34)
+    phone_number_id = models.UUIDField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["tenant_id", "call_sid"])]

@@ -4,7 +4,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from calls.models import Call
+from calls.models import Call, PhoneNumber
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.selectors import tenant_object_get
 
@@ -15,3 +15,31 @@ def call_list(*, limit: int = 50) -> QuerySet[Call]:
 
 def call_get(*, call_id: uuid.UUID) -> Call:
     return tenant_object_get(Call, id=call_id)
+
+
+def call_get_by_sid(*, call_sid: str) -> Call | None:
+    return Call.objects.filter(tenant_id=current_tenant().id, twilio_call_sid=call_sid).first()
+
+
+def phone_number_for_account(*, account_sid: str) -> PhoneNumber | None:
+    """Any configured number of a Twilio account (they share the account's auth token)."""
+    if not account_sid:
+        return None
+    return (
+        PhoneNumber.objects.select_related("tenant")
+        .filter(twilio_account_sid=account_sid)
+        .exclude(twilio_auth_token_sealed="")
+        .first()
+    )
+
+
+def phone_number_for_call(*, account_sid: str, to_number: str) -> PhoneNumber | None:
+    return (
+        PhoneNumber.objects.select_related("tenant")
+        .filter(twilio_account_sid=account_sid, e164=to_number)
+        .first()
+    )
+
+
+def phone_number_by_id(*, phone_number_id: uuid.UUID) -> PhoneNumber | None:
+    return PhoneNumber.objects.select_related("tenant").filter(id=phone_number_id).first()

@@ -4,4 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from calls.consumers import MediaStreamConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("media-stream/", MediaStreamConsumer.as_asgi()),
+]

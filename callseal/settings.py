@@ -88,7 +88,13 @@ def _database(url: str, setting: str, *, alias: str, regional: bool) -> dict[str
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-        config["OPTIONS"] = {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+        # IMMEDIATE: a transaction that reads then writes (select_for_update is a no-op
+        # here) would otherwise fail at once with "database is locked" under concurrency.
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
         # File-backed test databases, so a live daphne process (browser tests) shares them.
         config["TEST"] = {"NAME": str(VAR_DIR / f"test-{alias}{_TEST_SUFFIX}.sqlite3")}
     elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
@@ -300,3 +306,16 @@ CELERY_BEAT_SCHEDULE = {
     }
     for _name in REGIONS
 }
+
+# --- Telephony (calls app) -----------------------------------------------------------------
+CALLSEAL_STREAM_TOKEN_TTL_S = _setting("CALLSEAL_STREAM_TOKEN_TTL_S", int, 30)
+# A call may open this many media streams (the first plus resumptions) before a redirect
+# is answered with a hang-up instead.
+CALLSEAL_MAX_STREAMS_PER_CALL = _setting("CALLSEAL_MAX_STREAMS_PER_CALL", int, 8)
+CALLSEAL_MEDIA_START_TIMEOUT_S = _setting("CALLSEAL_MEDIA_START_TIMEOUT_S", float, 10.0)
+CALLSEAL_PLAYER_LEAD_MS = _setting("CALLSEAL_PLAYER_LEAD_MS", int, 300)
+CALLSEAL_PIPELINE_QUEUE_FRAMES = _setting("CALLSEAL_PIPELINE_QUEUE_FRAMES", int, 50)
+CALLSEAL_CALL_PIPELINE = _setting("CALLSEAL_CALL_PIPELINE", str, "calls.pipeline.EchoPipeline")
+for _name in ("CALLSEAL_STREAM_TOKEN_TTL_S", "CALLSEAL_PLAYER_LEAD_MS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name}: must be positive")

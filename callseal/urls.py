@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from calls import webhooks
 from callseal import health
 
 urlpatterns = [
@@ -14,6 +15,10 @@ urlpatterns = [
     ),
     path("", include("callseal.console.urls")),
     path("calls/", include("calls.urls")),
+    path("twilio/voice", webhooks.voice, name="twilio-voice"),
+    path("twilio/status", webhooks.status, name="twilio-status"),
+    # Served by the Channels consumer (callseal.routing); named here so TwiML can reverse it.
+    path("media-stream/", webhooks.media_stream_over_http, name="media-stream"),
 ]
 
 handler400 = "callseal.console.views.bad_request"

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from calls.models import PhoneNumber
+from calls.services import phone_number_configure
 from callseal.tenancy.models import Role, Tenant
 from callseal.tenancy.services import membership_grant, tenant_create, user_create
 
@@ -22,6 +23,18 @@ DEMO_TENANTS = [
     ("acme-eu", "Acme GmbH (EU)", "eu", "+493055510000", "explicit"),
 ]
 DEMO_ROLES = [("admin", Role.ADMIN), ("compliance", Role.COMPLIANCE_OFFICER)]
+
+
+def demo_twilio_account(slug: str) -> tuple[str, str]:
+    """(account SID, auth token) of a demo tenant's stand-in Twilio account, kept under var/
+    so that the call simulator can sign requests as Twilio would."""
+    path = Path(settings.VAR_DIR) / f"demo-twilio-{slug}"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"AC{secrets.token_hex(16)} {secrets.token_hex(16)}\n")
+    account_sid, auth_token = path.read_text().split()
+    return account_sid, auth_token
 
 
 def demo_credentials_path() -> Path:
@@ -60,8 +73,15 @@ class Command(BaseCommand):
                 tenant = Tenant.objects.filter(slug=slug).first() or tenant_create(
                     slug=slug, name=name, region=region, policies={"consent_mode": consent}
                 )
-                PhoneNumber.objects.get_or_create(
+                phone_number, _ = PhoneNumber.objects.get_or_create(
                     e164=number, defaults={"tenant": tenant, "label": f"{name} main line"}
+                )
+                account_sid, auth_token = demo_twilio_account(slug)
+                phone_number_configure(
+                    phone_number=phone_number,
+                    account_sid=account_sid,
+                    auth_token=auth_token,
+                    agent_id=phone_number.agent_id,
                 )
                 for suffix, role in DEMO_ROLES:
                     username = f"{slug}-{suffix}"

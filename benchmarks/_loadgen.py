@@ -1,0 +1,28 @@
+"""Load generator process for bench_telephony: N simulated Twilio calls, summary as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from calls.simulator import Account, run_calls, summarise, synthetic_speech
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--number", required=True)
+    parser.add_argument("--account-sid", required=True)
+    parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--calls", type=int, required=True)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    account = Account(args.base_url, args.number, args.account_sid, args.auth_token)
+    audio = synthetic_speech(int(args.seconds * 1000))
+    reports = asyncio.run(run_calls(account, [audio], calls=args.calls, ramp_s=1.0))
+    print(json.dumps(summarise(reports)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Echo calls per core: Callseal's Media Streams consumer (daphne) vs Pipecat 1.14.
+
+Both servers run pinned to CPU 0 and echo caller audio (ours: EchoPipeline through the
+consumer and Player; Pipecat: FastAPI WebSocket transport + TwilioFrameSerializer + an echo
+processor). The same simulator, pinned to CPU 1, places N concurrent calls of 3 s of audio.
+
+Per frame, echo lag = (echo of caller frame k received) - (caller frame k sent). Each
+server has a fixed delay of its own (Pipecat's output transport paces and buffers), so the
+criterion is the lag *added by load*: p99 at N minus that server's p99 at N=1 must stay
+under 20 ms, with no more frames lost per call than at N=1 and no failed call. A run in
+which the load generator itself fell behind (send slip > 20 ms) is reported as such.
+Memory per call = (peak RSS during the run - idle RSS) / N at the largest passing N.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PIPECAT_VENV = VAR / "bench-venvs" / "pipecat"
+LAG_BUDGET_MS = 20.0
+STEPS = [1, 25, 50, 100, 150, 200, 300, 400]
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pinned(cpu: str, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if shutil.which("taskset") else argv
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310
+            return
+        except urllib.error.HTTPError:
+            return  # the server answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _ensure_pipecat() -> Path:
+    python = PIPECAT_VENV / "bin" / "python"
+    if not python.exists():
+        print("creating the Pipecat virtualenv under var/bench-venvs/ ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PIPECAT_VENV)], check=True)
+        subprocess.run(
+            [
+                str(PIPECAT_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "pipecat-ai[websocket]==1.14.0",
+                "uvicorn==0.38.0",
+            ],
+            check=True,
+        )
+    return python
+
+
+def _our_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    var = VAR / "bench-telephony"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.endswith("DATABASE_URL") or k in ("REDIS_URL", "DJANGO_SECRET_KEY"))
+    }
+    env.update(
+        CALLSEAL_VAR_DIR=str(var),
+        CALLSEAL_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        CALLSEAL_LOG_LEVEL="WARNING",
+    )
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate_all"], env=env, check=True, capture_output=True)
+    subprocess.run([*manage, "seed_demo"], env=env, check=True, capture_output=True)
+    account_sid, auth_token = (var / "demo-twilio-acme-us").read_text().split()
+    server = subprocess.Popen(
+        _pinned(
+            SERVER_CPU,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "callseal.asgi:application",
+            ],
+        ),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_http(f"http://127.0.0.1:{port}/healthz")
+    return server, {"number": "+14155550100", "account_sid": account_sid, "auth_token": auth_token}
+
+
+def _pipecat_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    python = _ensure_pipecat()
+    server = subprocess.Popen(
+        _pinned(
+            SERVER_CPU,
+            [str(python), str(ROOT / "benchmarks" / "pipecat_echo_server.py"), str(port)],
+        ),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_http(f"http://127.0.0.1:{port}/docs")
+    account = {"number": "+14155550100", "account_sid": "AC" + "0" * 32, "auth_token": "0" * 32}
+    return server, account
+
+
+def _load(port: int, account: dict[str, str], calls: int, server_pid: int) -> dict[str, Any]:
+    idle = _rss_kib(server_pid)
+    argv = _pinned(
+        CLIENT_CPU,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks._loadgen",
+            "--base-url",
+            f"http://127.0.0.1:{port}",
+            "--number",
+            account["number"],
+            "--account-sid",
+            account["account_sid"],
+            "--auth-token",
+            account["auth_token"],
+            "--calls",
+            str(calls),
+            "--seconds",
+            "3",
+        ],
+    )
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    peak = idle
+    while proc.poll() is None:
+        peak = max(peak, _rss_kib(server_pid))
+        time.sleep(0.1)
+    out = proc.stdout.read() if proc.stdout else b""
+    summary: dict[str, Any] = json.loads(out or b"{}")
+    summary["rss_idle_kib"], summary["rss_peak_kib"] = idle, peak
+    time.sleep(1.0)  # let the server finish closing calls
+    return summary
+
+
+def _measure(name: str, start: Any) -> dict[str, Any]:
+    port = _free_port()
+    server, account = start(port)
+    results: dict[int, dict[str, Any]] = {}
+    try:
+
+        def run(n: int) -> bool:
+            r = _load(port, account, n, server.pid)
+            results[n] = r
+            base = results[1]
+            lag = r.get("echo_lag_ms", {}).get("p99")
+            base_lag = base.get("echo_lag_ms", {}).get("p99") or 0.0
+            r["added_p99_ms"] = None if lag is None else round(lag - base_lag, 2)
+            base_loss = base.get("frames_lost", 0) / max(1, base.get("calls", 1))
+            r["passed"] = bool(
+                r.get("failed", 1) == 0
+                and lag is not None
+                and lag - base_lag < LAG_BUDGET_MS
+                and r.get("frames_lost", 0) <= base_loss * n
+            )
+            print(
+                f"  {name} N={n:4d}: added p99 lag {r['added_p99_ms']} ms, lost "
+                f"{r.get('frames_lost')}, failed {r.get('failed')}, client slip "
+                f"{r.get('max_send_slip_ms')} ms -> {'pass' if r['passed'] else 'FAIL'}",
+                flush=True,
+            )
+            return bool(r["passed"])
+
+        best, worst = 0, None
+        for n in STEPS:
+            if run(n):
+                best = n
+            else:
+                worst = n
+                break
+        for _ in range(2):  # refine between the last pass and the first failure
+            if worst is None or worst - best <= 10:
+                break
+            mid = (best + worst) // 2
+            if run(mid):
+                best = mid
+            else:
+                worst = mid
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    chosen = results.get(best, {})
+    per_call = (chosen["rss_peak_kib"] - chosen["rss_idle_kib"]) / best / 1024 if best else None
+    return {"name": name, "max_calls": best, "mib_per_call": per_call, "runs": results}
+
+
+def main() -> int:
+    print("echo calls on one core (server CPU 0, load generator CPU 1)", flush=True)
+    ours = _measure("callseal", _our_server)
+    peer = _measure("pipecat-1.14", _pipecat_server)
+    for r in (ours, peer):
+        mib = "n/a" if r["mib_per_call"] is None else f"{r['mib_per_call']:.2f} MiB"
+        print(f"{r['name']:>14}: {r['max_calls']} concurrent calls per core, {mib} per call")
+    ratio = ours["max_calls"] / peer["max_calls"] if peer["max_calls"] else float("inf")
+    print(f"ratio callseal / pipecat: {ratio:.2f}x  (targets: >= 300 calls, <= 2 MB, >= 2x)")
+    (VAR / "bench-telephony.json").write_text(json.dumps([ours, peer], indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

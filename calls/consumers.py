@@ -1,0 +1,245 @@
+"""The Twilio Media Streams consumer: transport only.
+
+It authenticates the stream (handshake signature + one-time token bound to the CallSid),
+parses and validates each message, decodes caller audio onto the pipeline's bounded queue,
+and plays what the pipeline yields through the per-call Player. Malformed input is counted
+and logged and never ends a healthy call; a flood of it does. The stream is finalised
+exactly once, whichever of stop, disconnect, refusal or flood comes first.
+
+Per-frame work (μ-law table lookup, one soxr call) costs tens of microseconds, well below
+the cost of handing it to a thread, so it stays on the event loop; the pipeline runs its
+heavy stages (ASR, TTS) off the loop itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from calls import services
+from calls.audio import PIPELINE_RATE, TELEPHONE_RATE, GapTracker, StreamResampler, ulaw_decode
+from calls.models import CallStatus
+from calls.pipeline import (
+    AgentAudio,
+    BargeIn,
+    CallerAudio,
+    CallerDtmf,
+    CallInfo,
+    PipelineInput,
+    pipeline_factory,
+)
+from calls.player import Player
+from calls.protocol import Connected, Dtmf, InboundStream, Malformed, Mark, Media, Start, Stop
+from calls.signatures import websocket_signature, websocket_url
+from callseal.observability import call_log_context
+
+log = logging.getLogger(__name__)
+POLICY_VIOLATION = 1008
+_END = object()
+
+
+class MediaStreamConsumer(AsyncWebsocketConsumer):
+    # Calls take no channel-layer messages yet: opting out saves a layer receive loop per
+    # call (a Redis poll in servers mode).
+    channel_layer_alias = "__media_streams_use_no_channel_layer__"
+
+    async def connect(self) -> None:
+        self.inbound = InboundStream()
+        self.gaps = GapTracker()
+        self.upsampler = StreamResampler(in_rate=TELEPHONE_RATE, out_rate=PIPELINE_RATE)
+        self.stats = services.StreamStats()
+        self.grant: services.StreamGrant | None = None
+        self.player: Player | None = None
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(
+            maxsize=settings.CALLSEAL_PIPELINE_QUEUE_FRAMES
+        )
+        self.tasks: list[asyncio.Task[None]] = []
+        self.closing = False
+        self.finished = False
+        self.signature, self.signature_settings = websocket_signature(self.scope)
+        self.url = websocket_url(self.scope)
+        await self.accept()
+        if not self.signature:
+            await self._refuse("unsigned", call_sid="")
+            return
+        self.tasks.append(asyncio.create_task(self._start_deadline()))
+
+    # --- inbound -----------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        try:
+            message = self.inbound.accept(text_data, bytes_data)
+        except Malformed as exc:
+            log.info("malformed media-stream message", extra={"kind": str(exc.kind)})
+            if self.inbound.flooded:
+                await self._end("flood")
+            return
+        if isinstance(message, Media):
+            self._on_media(message)
+        elif isinstance(message, Mark):
+            if self.player is not None:
+                self.player.on_mark(message.name)
+        elif isinstance(message, Dtmf):
+            self.stats.dtmf.append(message.digit)
+            self._to_pipeline(CallerDtmf(digit=message.digit))
+        elif isinstance(message, Start):
+            await self._authorise(message)
+        elif isinstance(message, Stop):
+            await self._end("stop")
+        elif isinstance(message, Connected):
+            pass
+
+    def _on_media(self, media: Media) -> None:
+        if self.grant is None or media.track not in ("inbound", "inbound_track"):
+            return
+        pcm = ulaw_decode(media.payload)
+        fill = self.gaps.observe(
+            chunk=media.chunk, timestamp_ms=media.timestamp_ms, samples=len(pcm)
+        )
+        if fill.silence_samples:
+            pcm = np.concatenate([np.zeros(fill.silence_samples, dtype=np.int16), pcm])
+        self.stats.frames_in += 1
+        self._to_pipeline(
+            CallerAudio(pcm=self.upsampler.process(pcm), timestamp_ms=media.timestamp_ms)
+        )
+
+    def _to_pipeline(self, item: PipelineInput) -> None:
+        if self.grant is None:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # A pipeline that falls a second behind loses audio rather than stalling the
+            # socket (which would make Twilio drop the stream).
+            self.stats.pipeline_overflow += 1
+
+    # --- authorisation -----------------------------------------------------------------
+    async def _start_deadline(self) -> None:
+        await asyncio.sleep(settings.CALLSEAL_MEDIA_START_TIMEOUT_S)
+        if self.grant is None and not self.closing:
+            await self._refuse("no_start", call_sid="")
+
+    async def _authorise(self, start: Start) -> None:
+        try:
+            if start.encoding != "audio/x-mulaw" or start.sample_rate != TELEPHONE_RATE:
+                raise services.StreamRefused("media_format")
+            grant = await database_sync_to_async(services.stream_authorise)(
+                token=start.custom_parameters.get("token", ""),
+                call_sid=start.call_sid,
+                account_sid=start.account_sid,
+                url=self.url,
+                signature=self.signature,
+                signature_settings=self.signature_settings,
+            )
+        except services.StreamRefused as exc:
+            await database_sync_to_async(services.stream_refused)(
+                reason=exc.reason, tenant=exc.tenant, call_sid=start.call_sid
+            )
+            await self._refuse(exc.reason, call_sid=start.call_sid)
+            return
+        self.grant = grant
+        self.player = Player(
+            send=self._send_text,
+            stream_sid=start.stream_sid,
+            lead_ms=settings.CALLSEAL_PLAYER_LEAD_MS,
+        )
+        pipeline = pipeline_factory()(
+            CallInfo(
+                call_sid=grant.call_sid,
+                tenant_id=grant.tenant.id,
+                region=grant.tenant.region,
+                agent_id=grant.agent_id,
+            )
+        )
+        self.tasks.append(asyncio.create_task(self.player.run()))
+        self.tasks.append(asyncio.create_task(self._run_pipeline(pipeline, self.player, grant)))
+
+    async def _refuse(self, reason: str, *, call_sid: str) -> None:
+        log.warning("media stream refused", extra={"reason": reason})
+        self.closing = True
+        await self.close(code=POLICY_VIOLATION)
+
+    # --- outbound ----------------------------------------------------------------------
+    async def _caller(self) -> AsyncIterator[PipelineInput]:
+        while True:
+            item = await self.queue.get()
+            if item is _END:
+                return
+            yield item
+
+    async def _run_pipeline(
+        self, pipeline: Any, player: Player, grant: services.StreamGrant
+    ) -> None:
+        with call_log_context(grant.call_sid):
+            try:
+                async for out in pipeline.run(self._caller()):
+                    if isinstance(out, AgentAudio):
+                        player.enqueue(out.pcm, sample_rate=out.sample_rate, text=out.text)
+                    elif isinstance(out, BargeIn):
+                        cutoff = await player.barge_in()
+                        await database_sync_to_async(services.playback_interrupted)(
+                            grant=grant, cutoff=cutoff
+                        )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call pipeline failed")
+                await self._end("pipeline_error")
+
+    async def _send_text(self, text: str) -> None:
+        if not self.closing:
+            await self.send(text_data=text)
+
+    # --- the end -----------------------------------------------------------------------
+    async def _end(self, reason: str) -> None:
+        code = POLICY_VIOLATION if reason == "flood" else 1000
+        await self._finish(reason)
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        await self._finish("disconnected")
+
+    async def _finish(self, reason: str) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.closing = True
+        current = asyncio.current_task()
+        owned = [task for task in self.tasks if task is not current]
+        for task in owned:
+            task.cancel()
+        for task in owned:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.grant is None:
+            return
+        self._collect_stats()
+        await database_sync_to_async(services.stream_finalise)(
+            grant=self.grant, reason=reason, stats=self.stats
+        )
+        if reason in ("stop", "flood"):
+            # Twilio sends stop when the call ends; a flood ends it from our side (the
+            # <Redirect> that follows is then answered with a hang-up).
+            status = CallStatus.COMPLETED if reason == "stop" else CallStatus.FAILED
+            await database_sync_to_async(services.call_finalise)(
+                tenant=self.grant.tenant, call_sid=self.grant.call_sid, status=status
+            )
+
+    def _collect_stats(self) -> None:
+        self.stats.lost_frames = self.gaps.lost_frames
+        self.stats.silence_ms = self.gaps.silence_ms
+        self.stats.malformed = dict(self.inbound.malformed)
+        if self.player is not None:
+            self.stats.frames_out = self.player.stats.frames_sent
+            self.stats.marks_sent = self.player.stats.marks_sent
+            self.stats.marks_heard = self.player.stats.marks_heard
+            self.stats.heard = list(self.player.stats.heard)
