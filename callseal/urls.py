@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("", include("callseal.console.urls")),
     path("calls/", include("calls.urls")),
+    path("compliance/", include("compliance.urls")),
     path("twilio/voice", webhooks.voice, name="twilio-voice"),
     path("twilio/status", webhooks.status, name="twilio-status"),
     # Served by the Channels consumer (callseal.routing); named here so TwiML can reverse it.

@@ -16,7 +16,6 @@ from callseal.tenancy.selectors import membership_get
 
 SECTIONS: dict[str, tuple[str, Perm]] = {
     "agents": ("AI agents", Perm.VIEW_AGENTS),
-    "compliance": ("Compliance", Perm.VIEW_COMPLIANCE),
     "analytics": ("Analytics", Perm.VIEW_ANALYTICS),
 }
 
