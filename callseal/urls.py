@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("callseal.console.urls")),
     path("calls/", include("calls.urls")),
     path("compliance/", include("compliance.urls")),
+    path("agents/", include("agents.urls")),
     path("twilio/voice", webhooks.voice, name="twilio-voice"),
     path("twilio/status", webhooks.status, name="twilio-status"),
     # Served by the Channels consumer (callseal.routing); named here so TwiML can reverse it.

@@ -6,7 +6,6 @@ app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("tenant/switch/", views.tenant_switch, name="tenant_switch"),
-    path("agents/", views.section, {"section": "agents"}, name="agents"),
     path("analytics/", views.section, {"section": "analytics"}, name="analytics"),
     path("settings/", views.tenant_settings, name="settings"),
     path("settings/members/", members.members, name="members"),

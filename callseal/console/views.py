@@ -15,7 +15,6 @@ from callseal.tenancy.permissions import Perm, require
 from callseal.tenancy.selectors import membership_get
 
 SECTIONS: dict[str, tuple[str, Perm]] = {
-    "agents": ("AI agents", Perm.VIEW_AGENTS),
     "analytics": ("Analytics", Perm.VIEW_ANALYTICS),
 }
 

@@ -39,7 +39,19 @@ def _member_remove(tenant) -> str:
     return _member_role(tenant).replace("/role/", "/remove/")
 
 
+def _agent(tenant) -> str:
+    from agents.services import agent_create
+    from agents.spec import AgentSpec
+    from tests.factories import UserFactory, membership
+
+    admin = membership(user=UserFactory(), tenant=tenant, role=Role.ADMIN)
+    with tenant_context(tenant):
+        agent = agent_create(actor=admin, spec=AgentSpec(name="A", system_prompt="p", greeting="g"))
+    return f"/agents/{agent.id}/"
+
+
 CROSS_TENANT_CASES = {
+    "agents/<uuid:agent_id>/": (_agent, "get"),
     "calls/<uuid:call_id>/": (_call, "get"),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
     "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),

@@ -1,0 +1,64 @@
+"""Writes of AI agent configuration: every change is an ``agent.configured`` event."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+
+from agents.events import AgentConfigured
+from agents.models import AgentConfig
+from agents.projections import AgentConfigProjection
+from agents.spec import AgentSpec, agent_spec_validate
+from callseal.ledger import store
+from callseal.ledger.projections import projection_run
+from callseal.ledger.services import ledger_append
+from callseal.tenancy.context import current_tenant
+from callseal.tenancy.models import Membership
+from callseal.tenancy.permissions import Perm, require
+from callseal.tenancy.selectors import tenant_object_get
+
+
+def actor_of(membership: Membership) -> str:
+    return f"user:{membership.user_id}"
+
+
+def agent_stream(agent_id: uuid.UUID) -> str:
+    return f"agent-{agent_id}"
+
+
+def _record(
+    *, actor: Membership, agent_id: uuid.UUID, spec: AgentSpec, expected_version: int
+) -> AgentConfig:
+    alias = store.alias_for(current_tenant())
+    with transaction.atomic(using=alias):
+        ledger_append(
+            stream_id=agent_stream(agent_id),
+            events=[
+                AgentConfigured(
+                    agent_id=str(agent_id), version=expected_version + 1, config=spec.as_dict()
+                )
+            ],
+            expected_version=expected_version,
+            actor=actor_of(actor),
+        )
+        projection_run(AgentConfigProjection())
+        return AgentConfig.objects.get(id=agent_id, tenant_id=current_tenant().id)
+
+
+def agent_create(*, actor: Membership, spec: AgentSpec) -> AgentConfig:
+    """Create an agent at version 1. Raises AgentSpecError, PermissionDenied."""
+    require(actor, Perm.MANAGE_AGENTS)
+    agent_spec_validate(spec)
+    return _record(actor=actor, agent_id=uuid.uuid4(), spec=spec, expected_version=0)
+
+
+def agent_update(
+    *, actor: Membership, agent_id: uuid.UUID, spec: AgentSpec, expected_version: int
+) -> AgentConfig:
+    """Record a new version; a stale ``expected_version`` raises store.ConcurrencyError
+    (someone else saved in between), so no edit is silently overwritten."""
+    require(actor, Perm.MANAGE_AGENTS)
+    agent = tenant_object_get(AgentConfig, id=agent_id)
+    agent_spec_validate(spec)
+    return _record(actor=actor, agent_id=agent.id, spec=spec, expected_version=expected_version)
