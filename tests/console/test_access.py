@@ -50,7 +50,15 @@ def _agent(tenant) -> str:
     return f"/agents/{agent.id}/"
 
 
+def _number_agent(tenant) -> str:
+    from calls.models import PhoneNumber
+
+    number = PhoneNumber.objects.create(tenant=tenant, e164=f"+1415{uuid.uuid4().int % 10**7:07d}")
+    return f"/settings/numbers/{number.id}/agent/"
+
+
 CROSS_TENANT_CASES = {
+    "settings/numbers/<uuid:number_id>/agent/": (_number_agent, "post"),
     "agents/<uuid:agent_id>/": (_agent, "get"),
     "calls/<uuid:call_id>/": (_call, "get"),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
