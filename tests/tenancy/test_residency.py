@@ -106,3 +106,34 @@ def test_tenants_in_one_region_share_a_database_but_not_rows():
         from calls.selectors import call_list
 
         assert list(call_list()) == []
+
+
+@pytest.mark.django_db(databases=ALL_DATABASES)
+def test_rows_created_by_an_eu_request_are_only_in_the_eu_database(client, login_as, acme_eu):
+    from callseal.tenancy.models import Role
+
+    login_as(acme_eu, Role.ADMIN)
+    response = client.post(
+        "/agents/new/",
+        {
+            "name": "EU desk",
+            "system_prompt": "p",
+            "greeting": "Hallo",
+            "language": "en",
+            "voice": "joe-us",
+            "asr_model": "tiny.en",
+            "llm_model": "smollm2-135m-instruct",
+            "end_of_speech_ms": "600",
+            "max_call_seconds": "900",
+            "tools": ["end_call"],
+        },
+    )
+    assert response.status_code == 302
+    # Under the eu tenant's context (so PostgreSQL's row-level security shows its rows):
+    # the agent and its ledger event exist in the eu database and nowhere else.
+    with tenant_context(acme_eu):
+        for table in ("agents_agentconfig", "ledger_event"):
+            sql = f"SELECT COUNT(*) FROM {table} WHERE tenant_id = %s"  # noqa: S608
+            tid = acme_eu.id.hex if _is_sqlite() else acme_eu.id
+            assert _count("region_eu", sql, [tid]) >= 1, table
+            assert _count("region_us", sql, [tid]) == 0, table
