@@ -51,9 +51,7 @@ class Word:
 Transcriber = Callable[[bytes, int], Sequence[Word]]
 
 
-def redact_audio(
-    pcm: bytes, sample_rate: int, spans: Sequence[tuple[float, float]]
-) -> bytes:
+def redact_audio(pcm: bytes, sample_rate: int, spans: Sequence[tuple[float, float]]) -> bytes:
     """Replace each (start, end) span (seconds) of mono PCM16LE with a 1 kHz tone.
 
     Samples from ``floor(start * rate)`` to ``ceil(end * rate)`` (exclusive) are replaced;

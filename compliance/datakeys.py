@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -68,7 +69,7 @@ def data_key_ref(*, subject_ref: str, data_class: str, call_id: uuid.UUID | None
     return row.key_ref
 
 
-def _touch_own_key(tenant_id: uuid.UUID, subject_ref: str, now: object) -> str:
+def _touch_own_key(tenant_id: uuid.UUID, subject_ref: str, now: datetime) -> str:
     updated = DataKey.objects.filter(tenant_id=tenant_id, key_ref=subject_ref).update(
         last_used_at=now, destroyed_at=None, destroyed_reason=""
     )

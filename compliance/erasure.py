@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from callseal.ledger.services import erase_subject, ledger_append
@@ -66,7 +65,9 @@ def erasure_request_create(*, actor: object, phone_number: str) -> ErasureReques
     with regional_write():
         if blocking:
             request.status = ErasureStatus.REFUSED
-            scopes = ", ".join(sorted(f"{h.get_scope_display().lower()}" for h in blocking.values()))
+            scopes = ", ".join(
+                sorted(f"{h.get_scope_display().lower()}" for h in blocking.values())
+            )
             request.message = (
                 f"Refused: {len(blocking)} active legal hold(s) cover this caller ({scopes}). "
                 "Nothing was erased; release the hold(s) first."
@@ -127,6 +128,3 @@ def erasure_request_create(*, actor: object, phone_number: str) -> ErasureReques
 def erasure_requests_list(*, actor: object) -> list[ErasureRequest]:
     require(actor, Perm.VIEW_COMPLIANCE)
     return list(ErasureRequest.objects.filter(tenant_id=current_tenant().id))
-
-
-__all__ = ["ValidationError", "erasure_request_create", "erasure_requests_list"]

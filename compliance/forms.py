@@ -57,7 +57,9 @@ class HoldReleaseForm(forms.Form):
 
 class ErasureForm(forms.Form):
     phone_number = forms.CharField(
-        max_length=32, label="Caller's phone number", help_text="International form, e.g. +14155550123."
+        max_length=32,
+        label="Caller's phone number",
+        help_text="International form, e.g. +14155550123.",
     )
     confirm = forms.BooleanField(
         label="I understand this destroys the caller's recordings and personal data for good."

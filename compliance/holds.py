@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.utils import timezone
 
 from calls.models import Call
@@ -52,7 +53,8 @@ def legal_hold_place(
             raise ValidationError("a call hold needs the call's id")
         try:
             call = tenant_object_get(Call, id=uuid.UUID(str(call_id)))
-        except Exception:
+        except (Http404, ValueError):
+            # Same answer for a malformed id, a missing call and another tenant's call.
             raise ValidationError("no call with that id in this tenant") from None
         hold.call_id = call.id
         hold.target_label = str(call.id)
@@ -98,9 +100,7 @@ def legal_hold_release(*, actor: object, hold_id: uuid.UUID, reason: str) -> Leg
         ledger_append(
             stream_id=f"legal-hold-{hold.id}",
             events=[
-                LegalHoldReleased(
-                    hold_id=str(hold.id), reason=reason, released_by=hold.released_by
-                )
+                LegalHoldReleased(hold_id=str(hold.id), reason=reason, released_by=hold.released_by)
             ],
             actor=actor_name(actor),
         )

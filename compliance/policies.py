@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db import transaction
 
+from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.models import Tenant
 from callseal.tenancy.permissions import Perm, require
 from callseal.tenancy.router import DIRECTORY
 from callseal.tenancy.services import tenant_policies_validate
-from callseal.ledger.services import ledger_append
 from compliance.events import PolicyChanged
 from compliance.tx import actor_name, regional_write
 

@@ -115,9 +115,7 @@ def _recordings(days: int, now: datetime, holds: ActiveHolds, report: RetentionR
                 continue
             recording_shred(recording=recording, reason="retention")
             shredded.append(str(recording.id))
-        _record(
-            report, DataClass.RECORDINGS, days, cutoff, recordings=shredded, keys=[], held=held
-        )
+        _record(report, DataClass.RECORDINGS, days, cutoff, recordings=shredded, keys=[], held=held)
 
 
 def _keys(

@@ -69,7 +69,11 @@ def consent_policy(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Consent policy saved.")
                 return redirect("compliance:consent")
         status = 400
-    context = {"form": form, "policies": policies, "can_edit": _can(request, Perm.MANAGE_COMPLIANCE)}
+    context = {
+        "form": form,
+        "policies": policies,
+        "can_edit": _can(request, Perm.MANAGE_COMPLIANCE),
+    }
     return render(request, "compliance/consent.html", context, status=status)
 
 

@@ -14,7 +14,12 @@ from callseal.tenancy.models import Membership, Role, Tenant
 
 CONSENT_MODES = {"one_party", "all_party", "jurisdiction", "explicit"}
 # compliance.models.DataClass; what each class's shredding means: docs/adr/0009.
-RETENTION_DATA_CLASSES = {"recordings", "raw_transcripts", "redacted_transcripts", "personal_fields"}
+RETENTION_DATA_CLASSES = {
+    "recordings",
+    "raw_transcripts",
+    "redacted_transcripts",
+    "personal_fields",
+}
 MAX_RETENTION_DAYS = 36500
 
 

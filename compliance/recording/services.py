@@ -38,7 +38,13 @@ from compliance.events import (
     RecordingStarted,
 )
 from compliance.models import Recording, RecordingKey, RecordingKind, RecordingStatus
-from compliance.recording.container import PARTIAL_SUFFIX, SUFFIX, RecordingReader, RecordingWriter, recording_path
+from compliance.recording.container import (
+    PARTIAL_SUFFIX,
+    SUFFIX,
+    RecordingReader,
+    RecordingWriter,
+    recording_path,
+)
 from compliance.recording.format import RecordingCorrupt, TrackSpec
 from compliance.recording.keys import AesGcmKeyWrapper
 from compliance.tx import actor_name, regional_write
@@ -263,7 +269,9 @@ def recording_reader(recording: Recording) -> RecordingReader:
     """Open a finished recording for decryption; RecordingUnavailable when keys are gone."""
     tenant = current_tenant()
     if recording.status == RecordingStatus.SHREDDED:
-        raise RecordingUnavailable(f"recording {recording.id} was shredded ({recording.shred_reason})")
+        raise RecordingUnavailable(
+            f"recording {recording.id} was shredded ({recording.shred_reason})"
+        )
     if recording.status != RecordingStatus.FINISHED:
         raise RecordingUnavailable(f"recording {recording.id} is {recording.status}, not finished")
     row = RecordingKey.objects.filter(tenant_id=tenant.id, recording_id=recording.id).first()

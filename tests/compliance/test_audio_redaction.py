@@ -90,7 +90,10 @@ def test_spans_are_clipped_to_the_audio_and_bad_input_is_refused():
     duration = len(pcm) // 2 / RATE
     out = redact_audio(pcm, RATE, [(duration - 0.1, duration + 5)])
     assert len(out) == len(pcm)
-    assert out[: 2 * math.floor((duration - 0.1) * RATE)] == pcm[: 2 * math.floor((duration - 0.1) * RATE)]
+    assert (
+        out[: 2 * math.floor((duration - 0.1) * RATE)]
+        == pcm[: 2 * math.floor((duration - 0.1) * RATE)]
+    )
     assert redact_audio(pcm, RATE, [(duration + 1, duration + 2)]) == pcm
     for spans in ([(0.5, 0.2)], [(-1.0, 0.2)], [(0.1, float("nan"))]):
         with pytest.raises(ValueError, match="bad span"):

@@ -12,7 +12,12 @@ from tests.conftest import ALL_DATABASES
 
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 
-PAGES = ["/compliance/consent/", "/compliance/retention/", "/compliance/holds/", "/compliance/erasure/"]
+PAGES = [
+    "/compliance/consent/",
+    "/compliance/retention/",
+    "/compliance/holds/",
+    "/compliance/erasure/",
+]
 
 
 def test_overview_links_every_compliance_page(client, login_as, acme_us):
@@ -46,9 +51,7 @@ def test_auditors_cannot_erase_or_change_policies(client, login_as, acme_us):
     login_as(acme_us, Role.AUDITOR)
     page = client.get("/compliance/erasure/").content.decode()
     assert "Erase a caller" not in page
-    response = client.post(
-        "/compliance/erasure/", {"phone_number": CALLER, "confirm": "on"}
-    )
+    response = client.post("/compliance/erasure/", {"phone_number": CALLER, "confirm": "on"})
     assert response.status_code == 403
     assert client.post("/compliance/consent/", {"consent_mode": "one_party"}).status_code == 403
     assert client.post("/compliance/retention/", {"recordings": "5"}).status_code == 403
@@ -94,8 +97,11 @@ def test_officer_places_and_releases_a_hold_in_the_console(client, login_as, acm
     with tenant_context(acme_us):
         hold = LegalHold.objects.get()
     page = client.get("/compliance/holds/").content.decode()
-    assert "+*********23" in page and "5550123" not in page
-    assert client.post(f"/compliance/holds/{hold.id}/release/", {"reason": "done"}).status_code == 302
+    assert "+*********23" in page
+    assert "5550123" not in page
+    assert (
+        client.post(f"/compliance/holds/{hold.id}/release/", {"reason": "done"}).status_code == 302
+    )
     with tenant_context(acme_us):
         assert LegalHold.objects.get().released_at is not None
     bad = client.post("/compliance/holds/", {"scope": "call", "reason": "x"})
@@ -112,7 +118,10 @@ def test_erasure_form_explains_bad_numbers_and_lists_requests(client, login_as, 
     assert unconfirmed.status_code == 400
     with tenant_context(acme_us):
         assert not ErasureRequest.objects.exists()
-    done = client.post("/compliance/erasure/", {"phone_number": CALLER, "confirm": "on"}, follow=True)
+    done = client.post(
+        "/compliance/erasure/", {"phone_number": CALLER, "confirm": "on"}, follow=True
+    )
     body = done.content.decode()
     assert "Erased: 1 key(s) destroyed, 0 recording(s) shredded." in body
-    assert "+*********23" in body and "Completed" in body
+    assert "+*********23" in body
+    assert "Completed" in body

@@ -56,7 +56,7 @@ def _caller_history(number=CALLER):
 def test_erasure_destroys_keys_and_recordings_and_the_ledger_still_verifies(
     us_context, storage, actor
 ):
-    call, recording_id, stream, keys = _caller_history()
+    _call, recording_id, stream, keys = _caller_history()
     _, other_recording, other_stream, _ = _caller_history(OTHER)
     checkpoint_create()
     row = Recording.objects.get(id=recording_id)
@@ -150,7 +150,9 @@ def test_erasure_under_legal_hold_is_refused_recorded_and_destroys_nothing(
         ("1" * 40, "enter a phone number"),
     ],
 )
-def test_bad_phone_numbers_are_refused_and_nothing_is_stored(us_context, storage, actor, number, message):
+def test_bad_phone_numbers_are_refused_and_nothing_is_stored(
+    us_context, storage, actor, number, message
+):
     _caller_history()
     before = ledger_head_sequence()
     with pytest.raises(ValidationError, match=message):

@@ -55,7 +55,8 @@ def test_recording_is_stored_encrypted_under_the_region_root_and_plays_back_as_w
     assert (row.status, row.kind, row.duration_ms) == (RecordingStatus.FINISHED, "original", 1500)
 
     body = _play(actor(us_context), recording_id)
-    assert body[:4] == b"RIFF" and body[8:16] == b"WAVEfmt "
+    assert body[:4] == b"RIFF"
+    assert body[8:16] == b"WAVEfmt "
     pcm = np.frombuffer(body[44:], dtype="<i2").reshape(-1, 2)
     assert pcm[:, 0].tobytes() == caller
     assert pcm[:16000, 1].tobytes() == agent

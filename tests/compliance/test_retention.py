@@ -47,7 +47,9 @@ def _note(call, number, data_class, days_ago):
     )
     (event,) = ledger_append(
         stream_id=f"call-{call.id}-{data_class}",
-        events=[CallStarted(twilio_call_sid=call.twilio_call_sid, from_number=number, to_number="+1")],
+        events=[
+            CallStarted(twilio_call_sid=call.twilio_call_sid, from_number=number, to_number="+1")
+        ],
         actor="test",
         subject=ref,
     )
@@ -61,9 +63,7 @@ def test_retention_run_shreds_exactly_what_is_due_and_nothing_under_hold(
     us_context, storage, actor
 ):
     officer = actor(us_context)
-    retention_policy_update(
-        actor=officer, retention_days={"recordings": 30, "raw_transcripts": 7}
-    )
+    retention_policy_update(actor=officer, retention_days={"recordings": 30, "raw_transcripts": 7})
     old_call, new_call, held_call, subject_held_call = (make_call() for _ in range(4))
     due = record(call_id=old_call.id, number=OLD, caller=pcm_ramp(800, seed=1))
     fresh = record(call_id=new_call.id, number=OLD, caller=pcm_ramp(800, seed=2))
@@ -148,9 +148,7 @@ def test_the_subject_key_waits_until_the_subjects_recordings_are_gone(us_context
     subject = phone_subject_ref(OLD)
     recording_id = record(call_id=call.id, number=OLD, caller=pcm_ramp(800, seed=6))
     data_key_ref(subject_ref=subject, data_class=DataClass.PERSONAL_FIELDS, call_id=None)
-    DataKey.objects.filter(key_ref=subject).update(
-        last_used_at=timezone.now() - timedelta(days=40)
-    )
+    DataKey.objects.filter(key_ref=subject).update(last_used_at=timezone.now() - timedelta(days=40))
     assert retention_run().shredded["personal_fields"] == []
     assert subject_key(subject, create=False) is not None
 
