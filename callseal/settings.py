@@ -319,3 +319,19 @@ CALLSEAL_CALL_PIPELINE = _setting("CALLSEAL_CALL_PIPELINE", str, "calls.pipeline
 for _name in ("CALLSEAL_STREAM_TOKEN_TTL_S", "CALLSEAL_PLAYER_LEAD_MS"):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"{_name}: must be positive")
+
+# --- Compliance (retention, audio redaction; docs/adr/0009) ---------------------------------
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"compliance-retention-{_name}": {
+            "task": "compliance.retention_region",
+            "schedule": 3600.0,
+            "args": (_name,),
+            "options": {"region": _name},
+        }
+        for _name in REGIONS
+    }
+)
+# Dotted path of a callable (pcm: bytes, sample_rate: int) -> [Word(text, start, end)];
+# empty = no automatic audio redaction after a recording finishes.
+CALLSEAL_WORD_TRANSCRIBER = _setting("CALLSEAL_WORD_TRANSCRIBER", str, "")

@@ -13,6 +13,14 @@ from django.db import transaction
 from callseal.tenancy.models import Membership, Role, Tenant
 
 CONSENT_MODES = {"one_party", "all_party", "jurisdiction", "explicit"}
+# compliance.models.DataClass; what each class's shredding means: docs/adr/0009.
+RETENTION_DATA_CLASSES = {
+    "recordings",
+    "raw_transcripts",
+    "redacted_transcripts",
+    "personal_fields",
+}
+MAX_RETENTION_DAYS = 36500
 
 
 def tenant_policies_validate(policies: dict[str, Any], *, region: str) -> dict[str, Any]:
@@ -34,6 +42,14 @@ def tenant_policies_validate(policies: dict[str, Any], *, region: str) -> dict[s
         not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in retention.values()
     ):
         raise ValidationError("retention_days must map data classes to positive day counts")
+    unknown_classes = set(retention) - RETENTION_DATA_CLASSES
+    if unknown_classes:
+        raise ValidationError(
+            f"unknown data classes in retention_days: {', '.join(sorted(unknown_classes))};"
+            f" allowed: {', '.join(sorted(RETENTION_DATA_CLASSES))}"
+        )
+    if any(v > MAX_RETENTION_DAYS for v in retention.values()):
+        raise ValidationError(f"retention_days allows at most {MAX_RETENTION_DAYS} days")
     return {
         "consent_mode": consent,
         "inference_fallback_regions": fallback,

@@ -57,12 +57,24 @@ def _number_agent(tenant) -> str:
     return f"/settings/numbers/{number.id}/agent/"
 
 
+def _hold_release(tenant) -> str:
+    from compliance.holds import legal_hold_place
+    from tests.factories import UserFactory, membership
+
+    officer = membership(user=UserFactory(), tenant=tenant, role=Role.COMPLIANCE_OFFICER)
+    with tenant_context(tenant):
+        hold = legal_hold_place(actor=officer, scope="tenant", reason="case 1")
+    return f"/compliance/holds/{hold.id}/release/"
+
+
+# An optional third item is the role that may use the URL (admin when absent).
 CROSS_TENANT_CASES = {
     "settings/numbers/<uuid:number_id>/agent/": (_number_agent, "post"),
     "agents/<uuid:agent_id>/": (_agent, "get"),
     "calls/<uuid:call_id>/": (_call, "get"),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
     "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),
+    "compliance/holds/<uuid:hold_id>/release/": (_hold_release, "post", Role.COMPLIANCE_OFFICER),
 }
 
 
@@ -83,10 +95,10 @@ def test_every_id_url_is_covered():
 
 @pytest.mark.parametrize("pattern", sorted(CROSS_TENANT_CASES))
 def test_another_tenants_object_is_not_found(pattern, client, login_as, acme_us, acme_eu):
-    make, method = CROSS_TENANT_CASES[pattern]
+    make, method, *role = CROSS_TENANT_CASES[pattern]
     foreign_url = make(acme_eu)
     own_url = make(acme_us)
-    login_as(acme_us, Role.ADMIN)
+    login_as(acme_us, role[0] if role else Role.ADMIN)
     send = getattr(client, method)
     data = {"role": Role.AGENT} if method == "post" else None
     missing_url = re.sub(

@@ -1,0 +1,130 @@
+"""Erasure of a data subject named by phone number (docs/adr/0009)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from callseal.ledger.services import erase_subject, ledger_append
+from callseal.tenancy.context import current_tenant
+from callseal.tenancy.permissions import Perm, require
+from compliance.events import ErasureCompleted, ErasureRefused
+from compliance.holds import active_holds
+from compliance.models import (
+    DataKey,
+    ErasureRequest,
+    ErasureStatus,
+    Recording,
+    RecordingStatus,
+)
+from compliance.recording.services import recording_shred
+from compliance.subjects import mask_e164, normalize_e164, phone_subject_ref
+from compliance.tx import actor_name, regional_write
+
+
+def _username(actor: object) -> str:
+    return str(getattr(getattr(actor, "user", None), "username", "") or actor_name(actor))
+
+
+def erasure_request_create(*, actor: object, phone_number: str) -> ErasureRequest:
+    """Erase the caller behind ``phone_number``, or refuse (and record it) under legal hold.
+
+    Completed: every ledger key of the subject is destroyed through ``erase_subject`` (one
+    ``subject.erased`` each), every recording is shredded, and ``erasure.completed`` lists
+    them as proof. Refused: ``erasure.refused`` names the holds; nothing is destroyed.
+    """
+    require(actor, Perm.ERASE_SUBJECT)
+    e164 = normalize_e164(phone_number)
+    tenant = current_tenant()
+    subject_ref = phone_subject_ref(e164)
+    request = ErasureRequest(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        subject_ref=subject_ref,
+        number_masked=mask_e164(e164),
+        requested_by=_username(actor),
+        requested_at=timezone.now(),
+    )
+    recordings = list(
+        Recording.objects.filter(tenant_id=tenant.id, subject_ref=subject_ref).exclude(
+            status=RecordingStatus.SHREDDED
+        )
+    )
+    keys = list(
+        DataKey.objects.filter(
+            tenant_id=tenant.id, subject_ref=subject_ref, destroyed_at__isnull=True
+        )
+    )
+    holds = active_holds()
+    call_ids = {r.call_id for r in recordings} | {k.call_id for k in keys if k.call_id}
+    blocking = {h.id: h for h in holds.covering(call_id=None, subject_ref=subject_ref)}
+    for call_id in call_ids:
+        blocking.update({h.id: h for h in holds.covering(call_id=call_id, subject_ref=None)})
+    stream = f"erasure-{request.id}"
+    with regional_write():
+        if blocking:
+            request.status = ErasureStatus.REFUSED
+            scopes = ", ".join(
+                sorted(f"{h.get_scope_display().lower()}" for h in blocking.values())
+            )
+            request.message = (
+                f"Refused: {len(blocking)} active legal hold(s) cover this caller ({scopes}). "
+                "Nothing was erased; release the hold(s) first."
+            )[:300]
+            request.save()
+            ledger_append(
+                stream_id=stream,
+                events=[
+                    ErasureRefused(
+                        request_id=str(request.id),
+                        subject_ref=subject_ref,
+                        hold_ids=sorted(str(h) for h in blocking),
+                        requested_by=request.requested_by,
+                    )
+                ],
+                expected_version=0,
+                actor=actor_name(actor),
+            )
+            return request
+        for recording in recordings:
+            recording_shred(recording=recording, reason="erasure")
+        key_refs = sorted({k.key_ref for k in keys} | {subject_ref})
+        erased = [
+            erase_subject(subject_ref=ref, actor=actor_name(actor), reason=f"erasure {request.id}")
+            for ref in key_refs
+        ]
+        now = timezone.now()
+        DataKey.objects.filter(pk__in=[k.pk for k in keys]).update(
+            destroyed_at=now, destroyed_reason="erasure"
+        )
+        (proof,) = ledger_append(
+            stream_id=stream,
+            events=[
+                ErasureCompleted(
+                    request_id=str(request.id),
+                    subject_ref=subject_ref,
+                    keys=key_refs,
+                    subject_erased_event_ids=[str(e.event_id) for e in erased],
+                    recordings=sorted(str(r.id) for r in recordings),
+                    requested_by=request.requested_by,
+                )
+            ],
+            expected_version=0,
+            actor=actor_name(actor),
+        )
+        request.status = ErasureStatus.COMPLETED
+        request.completed_at = now
+        request.keys_destroyed = len(key_refs)
+        request.recordings_shredded = len(recordings)
+        request.proof_sequence = proof.sequence
+        request.message = (
+            f"Erased: {len(key_refs)} key(s) destroyed, {len(recordings)} recording(s) shredded."
+        )
+        request.save()
+    return request
+
+
+def erasure_requests_list(*, actor: object) -> list[ErasureRequest]:
+    require(actor, Perm.VIEW_COMPLIANCE)
+    return list(ErasureRequest.objects.filter(tenant_id=current_tenant().id))
