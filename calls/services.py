@@ -51,6 +51,7 @@ _EVENT_NS = uuid.UUID("5b1c0d9e-8f43-4c35-9a51-2f3d0b6c7e11")
 def _event_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(_EVENT_NS, "|".join(str(p) for p in parts))
 
+
 # Twilio's CallStatus values → the read model's.
 TWILIO_STATUS = {
     "queued": CallStatus.RINGING,

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('calls', '0002_telephony'),
+        ("calls", "0002_telephony"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='call',
-            name='ledger_version',
+            model_name="call",
+            name="ledger_version",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='call',
-            name='subject_ref',
+            model_name="call",
+            name="subject_ref",
             field=models.CharField(blank=True, max_length=64),
         ),
     ]
