@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from calls import credentials, selectors
 from calls import events as ev
-from calls.projections import project
 from calls.models import (
     ACCOUNT_SID,
     TERMINAL_STATUSES,
@@ -31,6 +30,7 @@ from calls.models import (
     StreamToken,
 )
 from calls.player import CutOff, HeardChunk
+from calls.projections import project
 from calls.signatures import signature_valid
 from callseal.crypto.services import subject_ref_for
 from callseal.ledger import store
