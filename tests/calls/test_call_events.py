@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from channels.db import database_sync_to_async
@@ -293,7 +294,7 @@ def test_playback_resumes_after_the_chunks_heard_on_earlier_streams():
             sequence=1, stream_id="s", stream_version=1, event_id=uuid.uuid4(),
             type="stream.ended", schema_version=1, subject_ref=None,
             data={"heard_chunk_ids": heard, "pipeline_state": {}}, metadata={},
-            recorded_at=None, leaf_hash=b"", erased_fields=frozenset(),
+            recorded_at=datetime.now(UTC), leaf_hash=b"", erased_fields=frozenset(),
         )  # fmt: skip
 
     info = CallInfo(call_sid="CA", tenant_id=uuid.uuid4(), region="us", agent_id=None)
