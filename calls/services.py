@@ -302,6 +302,11 @@ def call_reject_unknown_number(
         extra={"call_sid": call_sid, "to_tail": to_number[-4:], "tenant": tenant.slug},
     )
     with tenant_context(tenant), _atomic(tenant):
+        # A retried webhook finds its event already there. (The ledger's own retry path,
+        # the same event id, cannot run inside a caller's transaction on PostgreSQL: its
+        # failed INSERT aborts the transaction before it can read the stored event back.)
+        if ledger_read_stream(stream_id=ev.rejected_stream(call_sid), limit=1):
+            return
         ledger_append(
             stream_id=ev.rejected_stream(call_sid),
             events=[
