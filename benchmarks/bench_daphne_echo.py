@@ -18,7 +18,7 @@ import numpy as np
 
 from benchmarks.bench_telephony import LAG_BUDGET_MS, ROOT, SERVER_CPU, _free_port, _pinned
 
-STEPS = [1, 50, 100, 150, 200, 300, 400]
+STEPS = [1, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400]
 SECONDS = 3.0
 PAYLOAD = base64.b64encode(bytes(160)).decode()
 
