@@ -54,7 +54,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.inbound = InboundStream()
         self.gaps = GapTracker()
-        self.upsampler = StreamResampler(in_rate=TELEPHONE_RATE, out_rate=PIPELINE_RATE)
+        self.upsampler: StreamResampler | None = None  # only for pipelines above 8 kHz
+        self.pipeline: Any = None
         self.stats = services.StreamStats()
         self.grant: services.StreamGrant | None = None
         self.player: Player | None = None
@@ -108,9 +109,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if fill.silence_samples:
             pcm = np.concatenate([np.zeros(fill.silence_samples, dtype=np.int16), pcm])
         self.stats.frames_in += 1
-        self._to_pipeline(
-            CallerAudio(pcm=self.upsampler.process(pcm), timestamp_ms=media.timestamp_ms)
-        )
+        if self.upsampler is not None:
+            pcm = self.upsampler.process(pcm)
+        self._to_pipeline(CallerAudio(pcm=pcm, timestamp_ms=media.timestamp_ms))
 
     def _to_pipeline(self, item: PipelineInput) -> None:
         if self.grant is None:
@@ -139,6 +140,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 url=self.url,
                 signature=self.signature,
                 signature_settings=self.signature_settings,
+                stream_sid=start.stream_sid,
             )
         except services.StreamRefused as exc:
             await database_sync_to_async(services.stream_refused)(
@@ -146,12 +148,6 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             )
             await self._refuse(exc.reason, call_sid=start.call_sid)
             return
-        self.grant = grant
-        self.player = Player(
-            send=self._send_text,
-            stream_sid=start.stream_sid,
-            lead_ms=settings.CALLSEAL_PLAYER_LEAD_MS,
-        )
         pipeline = pipeline_factory()(
             CallInfo(
                 call_sid=grant.call_sid,
@@ -159,6 +155,20 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 region=grant.tenant.region,
                 agent_id=grant.agent_id,
             )
+        )
+        if grant.resumed and hasattr(pipeline, "resume"):
+            # The call's state is its events: continue from them on whichever worker this is.
+            events = await database_sync_to_async(services.call_events_for)(grant=grant)
+            pipeline.resume(events)
+        input_rate = getattr(pipeline, "input_rate", PIPELINE_RATE)
+        if input_rate != TELEPHONE_RATE:
+            self.upsampler = StreamResampler(in_rate=TELEPHONE_RATE, out_rate=input_rate)
+        self.pipeline = pipeline
+        self.grant = grant
+        self.player = Player(
+            send=self._send_text,
+            stream_sid=start.stream_sid,
+            lead_ms=settings.CALLSEAL_PLAYER_LEAD_MS,
         )
         self.tasks.append(asyncio.create_task(self.player.run()))
         self.tasks.append(asyncio.create_task(self._run_pipeline(pipeline, self.player, grant)))
@@ -183,7 +193,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             try:
                 async for out in pipeline.run(self._caller()):
                     if isinstance(out, AgentAudio):
-                        player.enqueue(out.pcm, sample_rate=out.sample_rate, text=out.text)
+                        player.enqueue(
+                            out.pcm, sample_rate=out.sample_rate, text=out.text, mark=out.mark
+                        )
                     elif isinstance(out, BargeIn):
                         cutoff = await player.barge_in()
                         await database_sync_to_async(services.playback_interrupted)(
@@ -223,8 +235,12 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if self.grant is None:
             return
         self._collect_stats()
+        snapshot = getattr(self.pipeline, "snapshot", None)
         await database_sync_to_async(services.stream_finalise)(
-            grant=self.grant, reason=reason, stats=self.stats
+            grant=self.grant,
+            reason=reason,
+            stats=self.stats,
+            pipeline_state=snapshot() if snapshot is not None else {},
         )
         if reason in ("stop", "flood"):
             # Twilio sends stop when the call ends; a flood ends it from our side (the

@@ -76,6 +76,11 @@ class Call(RegionalModel):
     stream_count = models.PositiveIntegerField(default=0)
     # Highest status-callback SequenceNumber applied; Twilio retries and reorders them.
     status_sequence = models.IntegerField(default=-1)
+    # The caller's data-subject reference (a keyed hash, not the number): turn events that
+    # may repeat what the caller said are sealed under this subject's key.
+    subject_ref = models.CharField(max_length=64, blank=True)
+    # Last version of the call's ledger stream applied to this row (calls.projections).
+    ledger_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering: ClassVar = ["-started_at"]

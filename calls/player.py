@@ -36,12 +36,19 @@ class _Chunk:
     id: int
     text: str
     frames: list[bytes]
+    mark: bool = True  # False: audio continues in the next piece; no mark after this one
     sent_frames: int = 0
     play_start: float | None = None  # when Twilio starts playing its first frame (estimate)
+    covers: list[_Chunk] = field(default_factory=list)  # unmarked pieces sent before it
 
     @property
     def duration_ms(self) -> int:
         return len(self.frames) * FRAME_MS
+
+    @property
+    def marked_ms(self) -> int:
+        """The audio that this chunk's mark confirms: its own and the unmarked before it."""
+        return self.duration_ms + sum(c.duration_ms for c in self.covers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +63,7 @@ class CutOff:
     """Where a barge-in cut the agent off."""
 
     at: float
-    heard: tuple[HeardChunk, ...]  # chunks whose marks came back before the cut
+    heard: tuple[HeardChunk, ...]  # this turn's chunks whose marks came back before the cut
     partial_chunk_id: int | None  # the chunk playing at the cut, if any
     partial_heard_ms: int  # estimated from the playback clock, not confirmed by a mark
     discarded_ms: int  # audio queued or buffered at Twilio that the caller never heard
@@ -98,11 +105,14 @@ class Player:
         self._flushed: set[str] = set()
         self._buffer_end = 0.0  # when Twilio will have played everything sent so far
         self._next_id = 0
+        self._heard_this_turn: list[HeardChunk] = []  # since the last clear
+        self._unmarked: list[_Chunk] = []  # sent pieces that the next mark will confirm
         self.stats = PlayerStats()
 
     # --- input -------------------------------------------------------------------------
-    def enqueue(self, pcm: Pcm, *, sample_rate: int, text: str = "") -> int:
-        """Queue one chunk of agent audio; returns its id (also its mark's name)."""
+    def enqueue(self, pcm: Pcm, *, sample_rate: int, text: str = "", mark: bool = True) -> int:
+        """Queue one chunk of agent audio; returns its id (also its mark's name). With
+        ``mark=False`` no mark follows it: the next marked chunk's mark confirms it."""
         # Whole chunks (TTS sentences) resample at once: no filter tail is held back
         # until the next chunk, so each mark falls where its audio ends.
         pcm = resample_once(pcm, in_rate=sample_rate, out_rate=TELEPHONE_RATE)
@@ -113,7 +123,7 @@ class Player:
             encoded += bytes([ULAW_SILENCE]) * (FRAME_SAMPLES - remainder)
         frames = [encoded[i : i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
         self._next_id += 1
-        self._queue.append(_Chunk(id=self._next_id, text=text, frames=frames))
+        self._queue.append(_Chunk(id=self._next_id, text=text, frames=frames, mark=mark))
         self._wake.set()
         return self._next_id
 
@@ -145,6 +155,10 @@ class Player:
                 await self._send_frame(chunk)
             if self._current is chunk:
                 self._current = None
+                if not chunk.mark:
+                    self._unmarked.append(chunk)
+                    continue
+                chunk.covers, self._unmarked = self._unmarked, []
                 name = str(chunk.id)
                 self._awaiting_mark[name] = chunk
                 self.stats.marks_sent += 1
@@ -175,9 +189,10 @@ class Player:
         if chunk is None:
             self.stats.unknown_marks += 1
             return None
-        heard = HeardChunk(id=chunk.id, text=chunk.text, duration_ms=chunk.duration_ms)
+        heard = HeardChunk(id=chunk.id, text=chunk.text, duration_ms=chunk.marked_ms)
         self.stats.marks_heard += 1
         self.stats.heard.append(heard)
+        self._heard_this_turn.append(heard)
         return heard
 
     async def barge_in(self) -> CutOff:
@@ -185,7 +200,8 @@ class Player:
         now = self._clock()
         await self._send(json.dumps({"event": "clear", "streamSid": self._stream_sid}))
         self.stats.clears += 1
-        unheard = list(self._awaiting_mark.values())
+        unheard = [p for c in self._awaiting_mark.values() for p in (*c.covers, c)]
+        unheard.extend(self._unmarked)
         if self._current is not None:
             unheard.append(self._current)
         partial_id, partial_ms = None, 0
@@ -200,12 +216,15 @@ class Player:
         # Twilio answers a clear by returning the pending marks: they were not heard.
         self._flushed.update(self._awaiting_mark)
         self._awaiting_mark.clear()
+        self._unmarked.clear()
         self._queue.clear()
         self._current = None
         self._buffer_end = now
+        heard = tuple(self._heard_this_turn)
+        self._heard_this_turn.clear()
         return CutOff(
             at=now,
-            heard=tuple(self.stats.heard),
+            heard=heard,
             partial_chunk_id=partial_id,
             partial_heard_ms=partial_ms,
             discarded_ms=max(0, buffered_ms) + queued_ms,

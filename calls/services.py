@@ -1,6 +1,6 @@
-"""Call lifecycle writes. One function per lifecycle step; each is where its ledger event
-will be appended (marked ``LEDGER:``) once the ledger lands, in the same transaction as the
-read-model update it already makes.
+"""Call lifecycle writes. One function per lifecycle step; each appends its ledger events
+(calls/events.py) and applies them to the Call read model (calls/projections.py) in one
+transaction, so the read model never shows what the ledger does not hold.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import credentials, selectors
+from calls import events as ev
 from calls.models import (
     ACCOUNT_SID,
     TERMINAL_STATUSES,
@@ -27,11 +30,27 @@ from calls.models import (
     StreamToken,
 )
 from calls.player import CutOff, HeardChunk
+from calls.projections import project
 from calls.signatures import signature_valid
+from callseal.crypto.services import subject_ref_for
+from callseal.ledger import store
+from callseal.ledger.events import RecordedEvent
+from callseal.ledger.selectors import ledger_read_stream
+from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import TenantRef, as_ref, tenant_context
 from callseal.tenancy.router import region_alias
 
 log = logging.getLogger(__name__)
+ACTOR_TWILIO = "twilio"
+ACTOR_MEDIA = "calls.media"
+# Deterministic event ids make webhook retries and racing finalisers idempotent in the
+# ledger itself: a second append with the same id returns the stored event.
+_EVENT_NS = uuid.UUID("5b1c0d9e-8f43-4c35-9a51-2f3d0b6c7e11")
+
+
+def _event_id(*parts: object) -> uuid.UUID:
+    return uuid.uuid5(_EVENT_NS, "|".join(str(p) for p in parts))
+
 
 # Twilio's CallStatus values → the read model's.
 TWILIO_STATUS = {
@@ -77,6 +96,7 @@ class StreamGrant:
     phone_number_id: uuid.UUID
     agent_id: uuid.UUID | None
     stream_index: int
+    subject_ref: str = ""
 
     @property
     def resumed(self) -> bool:
@@ -107,8 +127,37 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _atomic(tenant: TenantRef) -> Any:
-    return transaction.atomic(using=region_alias(tenant.region))
+@contextmanager
+def _atomic(tenant: TenantRef) -> Iterator[None]:
+    """One write transaction on the tenant's region database. These transactions append
+    events, so on SQLite they first queue on the ledger's per-process writer lock."""
+    alias = region_alias(tenant.region)
+    with store.writing(alias), transaction.atomic(using=alias):
+        yield
+
+
+def _record(
+    *,
+    call_id: uuid.UUID | str,
+    events: list[object],
+    actor: str,
+    subject: str | None = None,
+    event_ids: list[uuid.UUID] | None = None,
+) -> list[RecordedEvent]:
+    """Append to the call's stream and project onto the read model (caller's transaction)."""
+    recorded = ledger_append(
+        stream_id=ev.call_stream(call_id),
+        events=events,
+        actor=actor,
+        subject=subject or None,
+        event_ids=event_ids,
+    )
+    project(recorded)
+    return recorded
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
 
 
 # --- phone numbers (directory) -------------------------------------------------------
@@ -187,26 +236,33 @@ def call_answer(*, phone_number: PhoneNumber, call_sid: str, from_number: str) -
 def call_start(
     *, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str, from_number: str
 ) -> Answer:
-    """Create the call and its first stream token.
-
-    LEDGER: append ``call.started`` (tenant, call id, CallSid, to number, agent id; the
-    caller's number as personal data of the caller).
-    """
+    """Create the call (``call.started``, the caller's number sealed as their personal data)
+    and its first stream token."""
+    call_id = uuid.uuid4()
     with tenant_context(tenant), _atomic(tenant):
-        call = Call.objects.create(
-            tenant_id=tenant.id,
-            twilio_call_sid=call_sid,
-            to_number=phone_number.e164,
-            from_masked=mask_number(from_number),
-            region=tenant.region,
-            started_at=timezone.now(),
-            phone_number_id=phone_number.id,
-            agent_id=phone_number.agent_id,
+        subject = subject_ref_for(from_number) if from_number else ""
+        _record(
+            call_id=call_id,
+            events=[
+                ev.CallStarted(
+                    call_id=str(call_id),
+                    twilio_call_sid=call_sid,
+                    to_number=phone_number.e164,
+                    from_number=from_number or None,
+                    from_masked=mask_number(from_number),
+                    phone_number_id=str(phone_number.id),
+                    agent_id=str(phone_number.agent_id) if phone_number.agent_id else None,
+                    region=tenant.region,
+                    started_at=_iso(timezone.now()),
+                )
+            ],
+            actor=ACTOR_TWILIO,
+            subject=subject,
         )
         token = stream_token_issue(
             tenant=tenant, phone_number_id=phone_number.id, call_sid=call_sid
         )
-    return Answer(call_id=call.id, token=token, resumed=False)
+    return Answer(call_id=call_id, token=token, resumed=False)
 
 
 def call_resume(*, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str) -> Answer:
@@ -230,16 +286,40 @@ def call_resume(*, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str) 
     return Answer(call_id=call.id, token=token, resumed=True)
 
 
-def call_reject_unknown_number(*, account_sid: str, call_sid: str, to_number: str) -> None:
-    """A signed call to a number no tenant owns (released, or misrouted).
+def call_reject_unknown_number(
+    *, account_number: PhoneNumber, call_sid: str, to_number: str
+) -> None:
+    """A signed call, through one tenant's Twilio account, to a number no tenant routes
+    (released, or misrouted in the Twilio console).
 
-    LEDGER: append ``call.rejected`` (reason ``unknown_number``) to the operator's audit
-    stream: there is no tenant to own it.
+    ``account_number`` is the number whose account's token verified the signature: the
+    account's owner is the tenant that must see the rejection, so ``call.rejected`` goes
+    to its ledger. Webhook retries append nothing new (the event id derives from CallSid).
     """
+    tenant = as_ref(account_number.tenant)
     log.warning(
         "call to an unknown number refused",
-        extra={"account_sid": account_sid, "call_sid": call_sid, "to_tail": to_number[-4:]},
+        extra={"call_sid": call_sid, "to_tail": to_number[-4:], "tenant": tenant.slug},
     )
+    with tenant_context(tenant), _atomic(tenant):
+        # A retried webhook finds its event already there. (The ledger's own retry path,
+        # the same event id, cannot run inside a caller's transaction on PostgreSQL: its
+        # failed INSERT aborts the transaction before it can read the stored event back.)
+        if ledger_read_stream(stream_id=ev.rejected_stream(call_sid), limit=1):
+            return
+        ledger_append(
+            stream_id=ev.rejected_stream(call_sid),
+            events=[
+                ev.CallRejected(
+                    twilio_call_sid=call_sid,
+                    account_sid=account_number.twilio_account_sid,
+                    to_number=to_number[:16],
+                    reason="unknown_number",
+                )
+            ],
+            actor=ACTOR_TWILIO,
+            event_ids=[_event_id(call_sid, "rejected")],
+        )
 
 
 # --- media streams -------------------------------------------------------------------
@@ -261,13 +341,15 @@ def stream_authorise(
     url: str,
     signature: str,
     signature_settings: str = "",
+    stream_sid: str = "",
 ) -> StreamGrant:
-    """Check a media stream's handshake signature and its one-time token; burn the token.
+    """Check a media stream's handshake signature and its one-time token; burn the token;
+    record ``stream.connected`` (preceded by ``call.resumed`` for every stream after the
+    first).
 
     Raises StreamRefused(reason) for: unsigned, malformed_token, unknown_token,
-    account_mismatch, bad_signature, token_replayed, token_expired, wrong_call_sid.
-    LEDGER: on success append ``stream.connected``, and ``call.resumed`` when
-    ``grant.resumed``; refusals go through ``stream_refused``.
+    account_mismatch, bad_signature, token_replayed, token_expired, wrong_call_sid,
+    call_ended. Refusals are recorded by ``stream_refused``.
     """
     if not signature:
         raise StreamRefused("unsigned")
@@ -315,9 +397,24 @@ def stream_authorise(
             if call.status in TERMINAL_STATUSES:
                 refusal = "call_ended"
             else:
-                call.stream_count += 1
-                call.status = CallStatus.IN_PROGRESS
-                call.save(update_fields=["stream_count", "status"])
+                index = call.stream_count + 1
+                connected = ev.StreamConnected(
+                    call_id=str(call.id),
+                    twilio_call_sid=call_sid,
+                    stream_index=index,
+                    stream_sid=stream_sid[:64],
+                )
+                events: list[object] = [connected]
+                if index > 1:
+                    ended = _stream_ended_indexes(call.id)
+                    resumed = ev.CallResumed(
+                        call_id=str(call.id),
+                        stream_index=index,
+                        previous_stream_ended=(index - 1) in ended,
+                    )
+                    events = [resumed, connected]
+                _record(call_id=call.id, events=events, actor=ACTOR_MEDIA)
+                call.refresh_from_db()
     if refusal is not None:
         raise StreamRefused(refusal, tenant=tenant)
     return StreamGrant(
@@ -327,58 +424,113 @@ def stream_authorise(
         phone_number_id=number.id,
         agent_id=call.agent_id,
         stream_index=call.stream_count,
+        subject_ref=call.subject_ref,
     )
 
 
-def stream_refused(*, reason: str, tenant: TenantRef | None, call_sid: str) -> None:
-    """A media stream was refused (closed with 1008).
+def _stream_ended_indexes(call_id: uuid.UUID) -> set[int]:
+    return {
+        e.data["stream_index"] for e in call_events(call_id=call_id) if e.type == "stream.ended"
+    }
 
-    LEDGER: append ``security.stream_refused`` (reason, CallSid) to the tenant's stream when
-    known, else to the operator's audit stream.
-    """
+
+def call_events(*, call_id: uuid.UUID) -> list[RecordedEvent]:
+    """Every event of the call so far, in order (the tenant comes from the context)."""
+    stream_id = ev.call_stream(call_id)
+    out: list[RecordedEvent] = []
+    while True:
+        page = ledger_read_stream(stream_id=stream_id, after_version=len(out), limit=1000)
+        out.extend(page)
+        if len(page) < 1000:
+            return out
+
+
+def call_events_for(*, grant: StreamGrant) -> list[RecordedEvent]:
+    """What a resumed stream's pipeline rebuilds its state from."""
+    with tenant_context(grant.tenant):
+        return call_events(call_id=grant.call_id)
+
+
+def stream_refused(*, reason: str, tenant: TenantRef | None, call_sid: str) -> None:
+    """A media stream was refused (closed with 1008): ``security.stream_refused`` in the
+    tenant's ledger when the token named a tenant. A stream whose token names no tenant
+    (unsigned, malformed, unknown) has no ledger to go to: the warning log is the
+    operator's record of it."""
     log.warning(
         "media stream refused",
         extra={"reason": reason, "call_sid": call_sid[:34], "tenant": tenant and tenant.slug},
     )
+    if tenant is None:
+        return
+    with tenant_context(tenant), _atomic(tenant):
+        ledger_append(
+            stream_id=ev.SECURITY_STREAM,
+            events=[ev.StreamRefusedEvent(reason=reason, twilio_call_sid=call_sid[:34])],
+            actor=ACTOR_MEDIA,
+        )
 
 
 def playback_interrupted(*, grant: StreamGrant, cutoff: CutOff) -> None:
-    """The caller barged in: what they heard ends at ``cutoff``.
+    """The caller barged in: ``turn.interrupted`` records what they heard, by echoed marks
+    (the agent's words are sealed under the caller's key: they may repeat the caller)."""
+    heard = cutoff.heard
+    with tenant_context(grant.tenant), _atomic(grant.tenant):
+        _record(
+            call_id=grant.call_id,
+            events=[
+                ev.TurnInterrupted(
+                    call_id=str(grant.call_id),
+                    stream_index=grant.stream_index,
+                    heard_chunk_ids=[c.id for c in heard],
+                    heard_text=" ".join(c.text for c in heard if c.text),
+                    partial_chunk_id=cutoff.partial_chunk_id,
+                    partial_heard_ms=cutoff.partial_heard_ms,
+                    discarded_ms=cutoff.discarded_ms,
+                )
+            ],
+            actor=ACTOR_MEDIA,
+            subject=grant.subject_ref,
+        )
 
-    LEDGER: append ``turn.interrupted`` (heard chunk ids and text from echoed marks, the
-    partial chunk and its estimated heard milliseconds, discarded milliseconds).
-    """
-    log.info(
-        "playback interrupted",
-        extra={"call_sid": grant.call_sid, "heard_chunks": len(cutoff.heard)},
-    )
 
-
-def stream_finalise(*, grant: StreamGrant, reason: str, stats: StreamStats) -> None:
-    """One media stream ended (stop, disconnect, flood). Called exactly once per stream.
-
-    LEDGER: append ``stream.ended`` (reason, frame, loss and malformed counters, what was
-    heard by marks). A disconnect without ``stop`` leaves the call open for resumption.
-    """
-    log.info(
-        "media stream ended",
-        extra={
-            "call_sid": grant.call_sid,
-            "reason": reason,
-            "frames_in": stats.frames_in,
-            "lost_frames": stats.lost_frames,
-            "malformed": sum(stats.malformed.values()),
-        },
-    )
+def stream_finalise(
+    *, grant: StreamGrant, reason: str, stats: StreamStats, pipeline_state: dict[str, Any]
+) -> None:
+    """One media stream ended (stop, disconnect, flood): ``stream.ended`` with its counters,
+    the chunk ids heard by marks and the pipeline's snapshot. The event id derives from the
+    stream, so however the end is reached twice, one event is recorded. A disconnect
+    without ``stop`` leaves the call open for resumption."""
+    with tenant_context(grant.tenant), _atomic(grant.tenant):
+        _record(
+            call_id=grant.call_id,
+            events=[
+                ev.StreamEnded(
+                    call_id=str(grant.call_id),
+                    stream_index=grant.stream_index,
+                    reason=reason,
+                    frames_in=stats.frames_in,
+                    frames_out=stats.frames_out,
+                    lost_frames=stats.lost_frames,
+                    silence_ms=stats.silence_ms,
+                    malformed=dict(stats.malformed),
+                    pipeline_overflow=stats.pipeline_overflow,
+                    dtmf_count=len(stats.dtmf),
+                    marks_sent=stats.marks_sent,
+                    marks_heard=stats.marks_heard,
+                    heard_chunk_ids=[c.id for c in stats.heard],
+                    pipeline_state=pipeline_state,
+                )
+            ],
+            actor=ACTOR_MEDIA,
+            event_ids=[_event_id(grant.call_id, "stream", grant.stream_index, "ended")],
+        )
 
 
 def call_finalise(
     *, tenant: TenantRef, call_sid: str, status: str, ended_at: datetime | None = None
 ) -> bool:
-    """End the call once: True for the transition, False when it had already ended.
-
-    LEDGER: append ``call.ended`` (status, ended at) when this returns True.
-    """
+    """End the call once (``call.ended``): True for the transition, False when it had
+    already ended. The row lock orders concurrent finalisers (stop, status callback)."""
     if status not in TERMINAL_STATUSES:
         raise ValueError(f"{status!r} is not a terminal call status")
     with tenant_context(tenant), _atomic(tenant):
@@ -389,20 +541,29 @@ def call_finalise(
         )
         if call is None or call.status in TERMINAL_STATUSES:
             return False
-        call.status = status
-        call.ended_at = ended_at or timezone.now()
-        call.save(update_fields=["status", "ended_at"])
+        _record(
+            call_id=call.id,
+            events=[
+                ev.CallEnded(
+                    call_id=str(call.id),
+                    status=status,
+                    ended_at=_iso(ended_at or timezone.now()),
+                )
+            ],
+            actor=ACTOR_MEDIA,
+            event_ids=[_event_id(call.id, "ended")],
+        )
     return True
 
 
 def call_status_record(
     *, phone_number: PhoneNumber, call_sid: str, twilio_status: str, sequence: int
 ) -> str:
-    """Apply a status callback. Idempotent: Twilio retries and may reorder callbacks, so a
-    callback whose SequenceNumber is not above the last applied one changes nothing.
+    """Apply a status callback (``call.status_changed``; ``call.ended`` for a terminal
+    status). Idempotent: Twilio retries and may reorder callbacks, so a callback whose
+    SequenceNumber is not above the last applied one changes nothing.
 
     Returns ``applied``, ``duplicate`` or ``unknown_call``.
-    LEDGER: append ``call.status_changed`` when applied (``call.ended`` via call_finalise).
     """
     status = TWILIO_STATUS[twilio_status]
     tenant = as_ref(phone_number.tenant)
@@ -416,12 +577,19 @@ def call_status_record(
             return "unknown_call"
         if sequence <= call.status_sequence:
             return "duplicate"
-        call.status_sequence = sequence
-        fields = ["status_sequence"]
-        if status not in TERMINAL_STATUSES and call.status not in TERMINAL_STATUSES:
-            call.status = status
-            fields.append("status")
-        call.save(update_fields=fields)
-    if status in TERMINAL_STATUSES:
-        call_finalise(tenant=tenant, call_sid=call_sid, status=status)
+        _record(
+            call_id=call.id,
+            events=[
+                ev.CallStatusChanged(
+                    call_id=str(call.id),
+                    twilio_status=twilio_status,
+                    status=status,
+                    sequence=sequence,
+                )
+            ],
+            actor=ACTOR_TWILIO,
+            event_ids=[_event_id(call.id, "status", sequence)],
+        )
+        if status in TERMINAL_STATUSES:
+            call_finalise(tenant=tenant, call_sid=call_sid, status=status)
     return "applied"

@@ -24,8 +24,10 @@ from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
+import numpy.typing as npt
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from calls.audio import (
     FRAME_MS,
@@ -89,6 +91,9 @@ class CallReport:
     marks_received: int = 0
     marks_echoed: int = 0
     clears: int = 0
+    frames_after_clear: int = 0  # agent frames that arrived after the first clear
+    marks_heard: list[str] = field(default_factory=list)  # echoed before any clear
+    streams: int = 0  # more than 1: the call resumed after a dropped stream
     answer_to_first_audio_ms: float | None = None
     voice_to_voice_ms: float | None = None
     barge_in_cut_ms: float | None = None
@@ -133,13 +138,27 @@ def _post_signed(url: str, params: dict[str, str], auth_token: str) -> tuple[int
         return response.status, response.read().decode()
 
 
-def _stream_from_twiml(twiml: str) -> tuple[str, dict[str, str]]:
+def _stream_from_twiml(twiml: str) -> tuple[str, dict[str, str], str | None]:
+    """The <Connect><Stream> URL, its parameters, and the <Redirect> URL that follows."""
     root = ElementTree.fromstring(twiml)  # noqa: S314 - TwiML from the server under test
     stream = root.find("Connect/Stream")
     if stream is None:
         raise RuntimeError(f"TwiML has no <Connect><Stream>: {twiml[:200]}")
     params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-    return stream.get("url", ""), params
+    redirect = root.find("Redirect")
+    return stream.get("url", ""), params, None if redirect is None else (redirect.text or "")
+
+
+@dataclass
+class _CallState:
+    """What outlives one stream of a call: the caller's frames and when each was sent."""
+
+    frames: list[bytes]
+    speech_end_frame: int
+    barge_frame: int | None
+    next_frame: int = 0
+    sent_at: list[float] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 async def run_call(
@@ -150,7 +169,12 @@ async def run_call(
     barge_in: bool = False,
     echo: bool = True,
     trailing_ms: int = 600,
+    follow_redirect: bool = True,
 ) -> CallReport:
+    """One call. With ``barge_in`` the caller starts speaking at ``audio``'s first loud
+    frame (send silence before it to let the agent talk). When the stream drops without
+    ``stop``, the stand-in does what Twilio does: it follows the TwiML's ``<Redirect>`` and
+    continues the same call on the stream the new TwiML names."""
     call_sid = "CA" + uuid.uuid4().hex
     report = CallReport(call_sid=call_sid)
     params = {
@@ -162,17 +186,27 @@ async def run_call(
         "From": "+15005550006",
         "To": account.number,
     }
+    state = _CallState(
+        frames=_frames(audio, trailing_ms),
+        speech_end_frame=_speech_end(audio),
+        barge_frame=_first_loud(audio) if barge_in else None,
+    )
+    webhook = f"{account.base_url}/twilio/voice"
     try:
-        status, twiml = await asyncio.to_thread(
-            _post_signed, f"{account.base_url}/twilio/voice", params, account.auth_token
-        )
-        if status != 200:
-            raise RuntimeError(f"voice webhook answered {status}")
-        answered = time.monotonic()
-        url, custom = _stream_from_twiml(twiml)
-        await _stream(
-            account, report, url, custom, audio, answered, dtmf, barge_in, trailing_ms, echo
-        )
+        while True:
+            status, twiml = await asyncio.to_thread(
+                _post_signed, webhook, params, account.auth_token
+            )
+            if status != 200:
+                raise RuntimeError(f"voice webhook answered {status}")
+            answered = time.monotonic()
+            url, custom, redirect = _stream_from_twiml(twiml)
+            report.streams += 1
+            dropped = await _stream(account, report, state, url, custom, answered, dtmf, echo)
+            if not (dropped and follow_redirect and redirect):
+                break
+            webhook = redirect
+            params = {**params, "CallStatus": "in-progress"}
     except Exception as exc:  # one failed call is a result, not a crash of the run
         report.error = f"{type(exc).__name__}: {exc}"
     if echo and report.error is None:
@@ -188,36 +222,44 @@ def _frames(audio: Pcm, trailing_ms: int) -> list[bytes]:
     return [encoded[i : i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
 
 
+def _loud_frames(audio: Pcm) -> npt.NDArray[np.intp]:
+    usable = len(audio) - len(audio) % FRAME_SAMPLES
+    frames = audio[:usable].reshape(-1, FRAME_SAMPLES).astype(np.float64)
+    return np.nonzero(np.sqrt((frames**2).mean(axis=1)) > SPEECH_RMS)[0]
+
+
 def _speech_end(audio: Pcm) -> int:
     """Index of the caller's last speech frame (Twilio sends a frame once it is captured,
     so the caller stopped speaking when that frame was sent)."""
-    usable = len(audio) - len(audio) % FRAME_SAMPLES
-    frames = audio[:usable].reshape(-1, FRAME_SAMPLES).astype(np.float64)
-    loud = np.nonzero(np.sqrt((frames**2).mean(axis=1)) > SPEECH_RMS)[0]
+    loud = _loud_frames(audio)
     return int(loud[-1]) if len(loud) else 0
+
+
+def _first_loud(audio: Pcm) -> int:
+    loud = _loud_frames(audio)
+    return int(loud[0]) if len(loud) else 0
+
+
+def _json(obj: dict[str, Any]) -> str:
+    return json.dumps(obj)
 
 
 async def _stream(
     account: Account,
     report: CallReport,
+    state: _CallState,
     url: str,
     custom: dict[str, str],
-    audio: Pcm,
     answered: float,
     dtmf: str,
-    barge_in: bool,
-    trailing_ms: int,
     echo: bool,
-) -> None:
+) -> bool:
+    """One media stream from ``state.next_frame`` on; True when it dropped before stop."""
     signature = RequestValidator(account.auth_token).compute_signature(url, {})
     stream_sid = "MZ" + uuid.uuid4().hex
     twilio = _Twilio(stream_sid)
-    caller = np.concatenate([audio, audio]) if barge_in else audio
-    frames = _frames(caller, trailing_ms)
-    speech_end_frame = _speech_end(audio)
-    barge_frame = len(audio) // FRAME_SAMPLES + 10 if barge_in else None
-    sent_at: list[float] = []
-    timing: dict[str, float] = {}
+    sent_at, timing = state.sent_at, state.timing
+    dropped = False
 
     async with connect(
         url,
@@ -240,6 +282,8 @@ async def _stream(
                 twilio.pending_marks.popleft()
                 await ws.send(twilio.mark(name))
                 report.marks_echoed += 1
+                if "clear" not in timing:
+                    report.marks_heard.append(name)
 
         async def receive() -> None:
             async for raw in ws:
@@ -250,6 +294,8 @@ async def _stream(
                     payload = base64.b64decode(message["media"]["payload"])
                     index = report.frames_received
                     report.frames_received += len(payload) // FRAME_SAMPLES
+                    if "clear" in timing:
+                        report.frames_after_clear += len(payload) // FRAME_SAMPLES
                     if report.answer_to_first_audio_ms is None:
                         report.answer_to_first_audio_ms = (now - answered) * 1000
                     if index < len(sent_at):
@@ -258,7 +304,7 @@ async def _stream(
                     end = timing.get("speech_end")
                     if echo:
                         # The agent's answer to the caller's last words is their echo.
-                        if index == speech_end_frame and index < len(sent_at):
+                        if index == state.speech_end_frame and index < len(sent_at):
                             timing["v2v"] = (now - sent_at[index]) * 1000
                     elif end is not None and "v2v" not in timing and loud > SPEECH_RMS:
                         timing["v2v"] = (now - end) * 1000
@@ -268,6 +314,7 @@ async def _stream(
                     twilio.pending_marks.append((twilio.play_end, message["mark"]["name"]))
                 elif event == "clear":
                     report.clears += 1
+                    timing.setdefault("clear", now)
                     if "barge" in timing and report.barge_in_cut_ms is None:
                         report.barge_in_cut_ms = (now - timing["barge"]) * 1000
                     twilio.play_end = now
@@ -277,11 +324,9 @@ async def _stream(
         marks_task = asyncio.create_task(send_marks())
         receive_task = asyncio.create_task(receive())
         try:
+            await ws.send(_json({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             await ws.send(
-                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-            )
-            await ws.send(
-                json.dumps(
+                _json(
                     {
                         "event": "start",
                         "sequenceNumber": twilio.next_sequence(),
@@ -302,38 +347,43 @@ async def _stream(
                 )
             )
             t0 = time.monotonic()
-            for k, frame in enumerate(frames):
-                target = t0 + k * FRAME_MS / 1000
+            first = state.next_frame
+            for k in range(first, len(state.frames)):
+                target = t0 + (k - first) * FRAME_MS / 1000
                 delay = target - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if receive_task.done():
+                    dropped = True  # the server side went away mid-call
+                    break
                 now = time.monotonic()
                 report.max_send_slip_ms = max(report.max_send_slip_ms, (now - target) * 1000)
                 sent_at.append(now)
-                if k == speech_end_frame:
+                if k == state.speech_end_frame:
                     timing["speech_end"] = now
-                if k == barge_frame:
+                if k == state.barge_frame:
                     timing["barge"] = now
                 await ws.send(
-                    json.dumps(
+                    _json(
                         {
                             "event": "media",
                             "sequenceNumber": twilio.next_sequence(),
                             "streamSid": stream_sid,
                             "media": {
                                 "track": "inbound",
-                                "chunk": str(k + 1),
-                                "timestamp": str(k * FRAME_MS),
-                                "payload": base64.b64encode(frame).decode(),
+                                "chunk": str(k - first + 1),
+                                "timestamp": str((k - first) * FRAME_MS),
+                                "payload": base64.b64encode(state.frames[k]).decode(),
                             },
                         }
                     )
                 )
+                state.next_frame = k + 1
                 report.frames_sent += 1
-                if dtmf and k == len(frames) // 2:
+                if dtmf and k == len(state.frames) // 2:
                     for digit in dtmf:
                         await ws.send(
-                            json.dumps(
+                            _json(
                                 {
                                     "event": "dtmf",
                                     "sequenceNumber": twilio.next_sequence(),
@@ -342,29 +392,50 @@ async def _stream(
                                 }
                             )
                         )
-            # Let the last marks come due before the caller hangs up.
-            if twilio.pending_marks:
-                last_due = twilio.pending_marks[-1][0]
-                await asyncio.sleep(min(1.0, max(0.0, last_due - time.monotonic()) + 0.05))
-            await ws.send(
-                json.dumps(
-                    {
-                        "event": "stop",
-                        "sequenceNumber": twilio.next_sequence(),
-                        "streamSid": stream_sid,
-                        "stop": {"accountSid": account.account_sid, "callSid": report.call_sid},
-                    }
-                )
-            )
-            # Twilio closes the socket after stop; give the server a moment to close first.
-            await asyncio.wait({receive_task}, timeout=2)
-            await ws.close()
+            if not dropped:
+                await _hang_up(ws, twilio, report, account, echo, receive_task)
+        except ConnectionClosed:
+            dropped = True
         finally:
             for task in (marks_task, receive_task):
                 task.cancel()
             await asyncio.gather(marks_task, receive_task, return_exceptions=True)
         report.close_code = ws.close_code
     report.voice_to_voice_ms = timing.get("v2v")
+    return dropped
+
+
+async def _hang_up(
+    ws: Any,
+    twilio: _Twilio,
+    report: CallReport,
+    account: Account,
+    echo: bool,
+    receive_task: asyncio.Task[None],
+) -> None:
+    if echo:
+        # Let the echo of the last frames arrive (marks come every few frames, so an empty
+        # mark queue does not mean nothing is on its way).
+        deadline = time.monotonic() + 1.0
+        while report.frames_received < report.frames_sent and time.monotonic() < deadline:  # noqa: ASYNC110 - a counter another task bumps, with a deadline
+            await asyncio.sleep(FRAME_MS / 1000)
+    # Let the last marks come due before the caller hangs up.
+    if twilio.pending_marks:
+        last_due = twilio.pending_marks[-1][0]
+        await asyncio.sleep(min(1.0, max(0.0, last_due - time.monotonic()) + 0.05))
+    await ws.send(
+        _json(
+            {
+                "event": "stop",
+                "sequenceNumber": twilio.next_sequence(),
+                "streamSid": twilio.stream_sid,
+                "stop": {"accountSid": account.account_sid, "callSid": report.call_sid},
+            }
+        )
+    )
+    # Twilio closes the socket after stop; give the server a moment to close first.
+    await asyncio.wait({receive_task}, timeout=2)
+    await ws.close()
 
 
 async def run_calls(
@@ -376,7 +447,11 @@ async def run_calls(
     barge_in: bool = False,
     ramp_s: float = 1.0,
 ) -> list[CallReport]:
-    """Place ``calls`` concurrent calls, their starts spread over ``ramp_s`` seconds."""
+    """Place ``calls`` concurrent calls, their starts spread over ``ramp_s`` seconds. With
+    ``barge_in`` each caller waits a second (the agent speaks) before speaking over it."""
+    if barge_in:
+        pause = np.zeros(TELEPHONE_RATE, dtype=np.int16)
+        audios = [np.concatenate([pause, audio]) for audio in audios]
 
     async def one(index: int) -> CallReport:
         await asyncio.sleep(ramp_s * index / max(1, calls))

@@ -54,7 +54,8 @@ def _hang_up(message: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def voice(request: HttpRequest) -> HttpResponse:
-    if _signed_account_number(request) is None:
+    account_number = _signed_account_number(request)
+    if account_number is None:
         return HttpResponseForbidden()
     account_sid = request.POST["AccountSid"]
     call_sid = request.POST.get("CallSid", "")
@@ -64,7 +65,7 @@ def voice(request: HttpRequest) -> HttpResponse:
     number = selectors.phone_number_for_call(account_sid=account_sid, to_number=to_number)
     if number is None:
         services.call_reject_unknown_number(
-            account_sid=account_sid, call_sid=call_sid, to_number=to_number
+            account_number=account_number, call_sid=call_sid, to_number=to_number
         )
         return _hang_up(UNKNOWN_NUMBER_MESSAGE)
     try:

@@ -97,6 +97,9 @@ def _database(url: str, setting: str, *, alias: str, regional: bool) -> dict[str
         }
         # File-backed test databases, so a live daphne process (browser tests) shares them.
         config["TEST"] = {"NAME": str(VAR_DIR / f"test-{alias}{_TEST_SUFFIX}.sqlite3")}
+        # Reuse connections: database_sync_to_async otherwise closes and reopens (and
+        # re-runs the PRAGMAs) on every call, a large share of a media stream's setup.
+        config["CONN_MAX_AGE"] = _setting("CALLSEAL_DB_CONN_MAX_AGE", int, 60)
     elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "callseal.db.backends.postgresql"
         options = config.setdefault("OPTIONS", {})
