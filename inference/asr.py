@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import importlib.metadata
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from inference import assets
 from inference.audio import ASR_SAMPLE_RATE
 
 ASR_MODELS = ("tiny.en", "base")
+# faster-whisper logs every call at INFO; one line per utterance is noise at call volume.
+logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
 MAX_UTTERANCE_S = 30.0  # Whisper's window; longer input is cut into several finals
 
 
