@@ -11,7 +11,7 @@ from callseal.regions import RegionConfigError
 from inference.assets import ModelMissing
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inference")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--region", required=True)
         command.add_argument("--host", help="default: the host of the region's URL")
         command.add_argument("--port", type=int, help="default: the port of the region's URL")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         if args.command == "serve":

@@ -87,6 +87,7 @@ class AsrEngine:
         """Transcribe 16 kHz mono float32 audio (at most MAX_UTTERANCE_S seconds)."""
         if self.english_only:
             language = "en"
+        duration_s = len(samples) / ASR_SAMPLE_RATE
         segments, info = self._model.transcribe(
             samples,
             language=language,
@@ -96,6 +97,10 @@ class AsrEngine:
             # repeat itself on short phone turns.
             condition_on_previous_text=False,
             vad_filter=False,
+            without_timestamps=not word_timestamps,
+            # Speech runs at ~4 tokens a second; the bound stops a hallucination loop on
+            # noise from holding a slot for hundreds of tokens.
+            max_new_tokens=min(440, 16 + int(duration_s * 10)),
         )
         texts: list[str] = []
         words: list[Word] = []
@@ -113,7 +118,7 @@ class AsrEngine:
         return Transcript(
             text=" ".join(t for t in texts if t),
             language=info.language,
-            duration_s=len(samples) / ASR_SAMPLE_RATE,
+            duration_s=duration_s,
             words=tuple(words),
         )
 

@@ -144,10 +144,13 @@ class _Socket:
 
 
 class AsrStream(_Socket):
+    FRAME_BYTES = 32_000  # 1 s per WebSocket frame, well under the service's frame limit
+
     async def send_audio(self, audio: bytes | np.ndarray) -> None:
         """16 kHz mono audio: PCM16 little-endian bytes, or float32 samples in [-1, 1]."""
         data = audio if isinstance(audio, bytes) else float_to_pcm16(audio)
-        await self.ws.send_bytes(data)
+        for i in range(0, len(data), self.FRAME_BYTES):
+            await self.ws.send_bytes(data[i : i + self.FRAME_BYTES])
 
     async def flush(self) -> None:
         """The utterance is over: the service answers with its final transcript."""

@@ -97,7 +97,7 @@ class LlmClient:
         self,
         base_url: str,
         *,
-        model: str = "default",
+        model: str | None = None,
         structured_output: StructuredOutput = "llama.cpp",
         timeout: float = 60.0,
         session: aiohttp.ClientSession | None = None,
@@ -117,6 +117,15 @@ class LlmClient:
     async def close(self) -> None:
         if self._owns_session and self._session is not None:
             await self._session.close()
+
+    async def model_name(self) -> str:
+        """The served model's id (asked once), recorded with every LLM hop."""
+        if self.model is None:
+            served = await self.models()
+            if not served:
+                raise LlmError(f"{self.base_url}/models lists no model")
+            self.model = served[0]
+        return self.model
 
     async def models(self) -> list[str]:
         data = await self._post_or_get("GET", "/models", None)
@@ -145,7 +154,7 @@ class LlmClient:
     ) -> AsyncIterator[str]:
         """Yield the assistant's reply as text deltas, as the server produces them."""
         body = {
-            "model": self.model,
+            "model": await self.model_name(),
             "messages": list(messages),
             "stream": True,
             "max_tokens": max_tokens,
@@ -197,7 +206,7 @@ class LlmClient:
         self, messages: Sequence[Message], *, tool: Tool, max_tokens: int
     ) -> ToolCall:
         body = {
-            "model": self.model,
+            "model": await self.model_name(),
             "messages": list(messages),
             "tools": [tool.as_openai()],
             "tool_choice": {"type": "function", "function": {"name": tool.name}},
@@ -215,7 +224,7 @@ class LlmClient:
         return ToolCall(
             name=tool.name,
             arguments=validate_arguments(tool, function["arguments"]),
-            model=data.get("model", self.model),
+            model=data.get("model") or await self.model_name(),
         )
 
     async def _chosen_tool_call(
@@ -236,7 +245,7 @@ class LlmClient:
             "content": "Answer with JSON naming one tool and its arguments. Tools:\n" + catalogue,
         }
         body = {
-            "model": self.model,
+            "model": await self.model_name(),
             "messages": [instruction, *messages],
             "response_format": response_format,
             "max_tokens": max_tokens,
@@ -255,5 +264,5 @@ class LlmClient:
         return ToolCall(
             name=name,
             arguments=validate_arguments(tool, json.dumps(parsed.get("arguments"))),
-            model=data.get("model", self.model),
+            model=data.get("model") or await self.model_name(),
         )
