@@ -116,7 +116,9 @@ class AsrSession:
                 )
         except Busy:
             return
-        await self.send({"type": "partial", "text": transcript.text, "audio_s": len(audio) / ASR_SAMPLE_RATE})
+        await self.send(
+            {"type": "partial", "text": transcript.text, "audio_s": len(audio) / ASR_SAMPLE_RATE}
+        )
 
     async def cancel_partial(self) -> None:
         if self.partial_task is not None:
@@ -137,7 +139,12 @@ class AsrSession:
         except Busy as exc:
             # The utterance is lost to this request; the client may resend it.
             await self.send(
-                {"type": "error", "code": "busy", "message": str(exc), "audio_s": len(audio) / ASR_SAMPLE_RATE}
+                {
+                    "type": "error",
+                    "code": "busy",
+                    "message": str(exc),
+                    "audio_s": len(audio) / ASR_SAMPLE_RATE,
+                }
             )
             return
         await self.send(
@@ -176,7 +183,9 @@ class AsrSession:
         kind = message["type"]
         if kind == "start":
             self.start(message)
-            await self.send({"type": "ready", "sample_rate": ASR_SAMPLE_RATE, "encoding": "pcm_s16le"})
+            await self.send(
+                {"type": "ready", "sample_rate": ASR_SAMPLE_RATE, "encoding": "pcm_s16le"}
+            )
         elif self.engine is None:
             raise ProtocolError("bad_message", f"{kind!r} before start", close=1008)
         elif kind == "flush":

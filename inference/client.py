@@ -116,7 +116,10 @@ class _Socket:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._ws is not None:
             await self._ws.close()
@@ -128,7 +131,11 @@ class _Socket:
 
     async def _receive(self) -> aiohttp.WSMessage:
         msg = await asyncio.wait_for(self.ws.receive(), self._client.timeout)
-        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+        if msg.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.CLOSING,
+        ):
             raise InferenceError("closed", f"the service closed the socket ({self.ws.close_code})")
         if msg.type == aiohttp.WSMsgType.ERROR:
             raise InferenceError("closed", str(self.ws.exception()))
@@ -258,9 +265,7 @@ class InferenceClient:
     def asr(
         self, *, model: str = "tiny.en", language: str | None = None, partials: bool = True
     ) -> AsrStream:
-        return AsrStream(
-            self, "/asr", {"model": model, "language": language, "partials": partials}
-        )
+        return AsrStream(self, "/asr", {"model": model, "language": language, "partials": partials})
 
     def tts(self, *, voice: str | None = None, sample_rate: int | None = None) -> TtsStream:
         return TtsStream(self, "/tts", {"voice": voice, "sample_rate": sample_rate})

@@ -74,8 +74,7 @@ class ServiceConfig:
             tts_concurrency=_env_int("INFERENCE_TTS_CONCURRENCY", 2, minimum=1),
             max_waiting=_env_int("INFERENCE_MAX_WAITING", 8, minimum=0),
             cpu_threads=_env_int("INFERENCE_CPU_THREADS", 2, minimum=1),
-            partial_interval_s=_env_int("INFERENCE_PARTIAL_INTERVAL_MS", 700, minimum=100)
-            / 1000,
+            partial_interval_s=_env_int("INFERENCE_PARTIAL_INTERVAL_MS", 700, minimum=100) / 1000,
             max_frame_bytes=_env_int("INFERENCE_MAX_FRAME_BYTES", 1 << 20, minimum=1024),
             cache_dir=var_dir() / "models",
         )

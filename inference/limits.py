@@ -31,9 +31,7 @@ class Admission:
     async def slot(self, *, wait: bool = True) -> AsyncIterator[None]:
         """Hold one of the service's slots; ``wait=False`` refuses rather than queues (for
         optional work such as partial transcripts)."""
-        if self.running >= self.concurrency and (
-            not wait or self.waiting >= self.max_waiting
-        ):
+        if self.running >= self.concurrency and (not wait or self.waiting >= self.max_waiting):
             self.refused += 1
             raise Busy(self.service, running=self.running, waiting=self.waiting)
         self.waiting += 1

@@ -96,9 +96,19 @@ def test_procfile_runs_web_beat_and_a_worker_per_region():
     for region in settings.REGIONS:
         assert f"worker-{region}" in entries
         assert shlex.split(entries[f"inference-{region}"])[1:] == [
-            "-m", "inference", "serve", "--region", region
+            "-m",
+            "inference",
+            "serve",
+            "--region",
+            region,
         ]
-        assert shlex.split(entries[f"llm-{region}"])[1:] == ["-m", "inference", "llm", "--region", region]
+        assert shlex.split(entries[f"llm-{region}"])[1:] == [
+            "-m",
+            "inference",
+            "llm",
+            "--region",
+            region,
+        ]
     for command in entries.values():
         argv = shlex.split(command.replace("${PORT:-8000}", "8000"))
         _check_command(argv)

@@ -7,7 +7,27 @@ import re
 
 # Abbreviations whose full stop does not end a sentence in a spoken reply.
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr vs etc e.g i.e approx no dept inc ltd co corp".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "jr",
+        "sr",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "approx",
+        "no",
+        "dept",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+    ]
 )
 _BOUNDARY = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
 MAX_CHARS = 250  # a runaway sentence is cut at a comma or space so TTS is not starved
@@ -36,7 +56,10 @@ class SentenceChunker:
             self._buffer = self._buffer[match.end() :]
             search_from = 0
         while len(self._buffer) > self.max_chars:
-            cut = max(self._buffer.rfind(", ", 0, self.max_chars), self._buffer.rfind(" ", 0, self.max_chars))
+            cut = max(
+                self._buffer.rfind(", ", 0, self.max_chars),
+                self._buffer.rfind(" ", 0, self.max_chars),
+            )
             cut = cut + 1 if cut > 0 else self.max_chars
             sentences.append(self._buffer[:cut].strip())
             self._buffer = self._buffer[cut:].lstrip()

@@ -12,7 +12,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.asr import ASR_MODELS, MAX_UTTERANCE_S, load_asr_engines
 from inference.assets import ModelMissing
-from inference.audio import ASR_SAMPLE_RATE, AudioFormatError, read_wav, resample, through_phone_line
+from inference.audio import (
+    ASR_SAMPLE_RATE,
+    AudioFormatError,
+    read_wav,
+    resample,
+    through_phone_line,
+)
 
 
 class Command(BaseCommand):
