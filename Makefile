@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install migrate seed run test test-fast lint format bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt scripts/install.sh
+$(STAMP): requirements.txt requirements-dev.txt requirements-models.txt scripts/install.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh
 	touch $(STAMP)
 

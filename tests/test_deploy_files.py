@@ -34,10 +34,27 @@ def _check_command(argv: list[str]) -> None:
             assert queue in {r.celery_queue for r in settings.REGIONS.values()}
     elif exe == "python" and argv[1] == "manage.py":
         assert argv[2] in get_commands(), f"no management command {argv[2]!r}"
+    elif exe == "python" and argv[1:3] == ["-m", "inference"]:
+        _check_inference_command(argv[3:])
     elif exe == "python" and argv[1] == "-m":
         __import__(argv[2])
     else:
         pytest.fail(f"unexpected entry point {argv!r}")
+
+
+def _check_inference_command(args: list[str]) -> None:
+    """``python -m inference serve|llm --region R [--port P]``: parsed by the real CLI's
+    parser, for a configured region, on that region's port when one is given."""
+    from urllib.parse import urlsplit
+
+    from inference.__main__ import build_parser
+
+    parsed = build_parser().parse_args(args)
+    assert parsed.region in settings.REGIONS, f"no region {parsed.region!r}"
+    region = settings.REGIONS[parsed.region]
+    url = region.inference_url if parsed.command == "serve" else region.llm_url
+    if parsed.port is not None:
+        assert parsed.port == urlsplit(url).port
 
 
 def test_every_compose_command_names_a_real_entry_point():
@@ -48,6 +65,19 @@ def test_every_compose_command_names_a_real_entry_point():
         _check_command(service["command"])
     for name in ("postgres-directory", "postgres-us", "postgres-eu", "redis"):
         assert "healthcheck" in compose["services"][name]
+
+
+def test_compose_runs_inference_and_a_vllm_server_per_region():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for region in settings.REGIONS:
+        inference = compose["services"][f"inference-{region}"]["command"]
+        assert inference[:5] == ["python", "-m", "inference", "serve", "--region"]
+        assert inference[5] == region
+        llm = compose["services"][f"llm-{region}"]
+        assert llm["command"][:2] == ["vllm", "serve"]
+        port = int(llm["command"][llm["command"].index("--port") + 1])
+        assert port == 8801 + list(settings.REGIONS).index(region)
+        assert llm["environment"]["HF_HUB_OFFLINE"] == "1"
 
 
 def test_compose_gives_each_worker_its_region():
@@ -65,6 +95,20 @@ def test_procfile_runs_web_beat_and_a_worker_per_region():
     assert {"web", "beat"} <= set(entries)
     for region in settings.REGIONS:
         assert f"worker-{region}" in entries
+        assert shlex.split(entries[f"inference-{region}"])[1:] == [
+            "-m",
+            "inference",
+            "serve",
+            "--region",
+            region,
+        ]
+        assert shlex.split(entries[f"llm-{region}"])[1:] == [
+            "-m",
+            "inference",
+            "llm",
+            "--region",
+            region,
+        ]
     for command in entries.values():
         argv = shlex.split(command.replace("${CALLSEAL_PORT:-8000}", "8000"))
         _check_command(argv)

@@ -1,0 +1,68 @@
+"""ASR accuracy and speed through the phone line (8 kHz μ-law) against the peer: the same
+model on the clean 16 kHz audio, measured in the same run.
+
+Clips: Debian pocketsphinx-testdata's LibriVox recordings with their transcripts. WER by
+jiwer after the same normalisation of hypothesis and reference (lower case, no
+punctuation, spoken forms for the abbreviations Whisper writes: "Mr." -> "mister").
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import jiwer
+
+from inference.asr import load_asr_engines
+from inference.audio import Pcm, read_wav, through_phone_line
+from tests.speech import librivox_clips
+
+SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
+TARGET_WER = 0.10
+
+
+def normalise(text: str) -> str:
+    words = re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
+    return " ".join(SPOKEN.get(w, w) for w in words)
+
+
+def measure(engine, clips: list[tuple[Pcm, str]]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    refs, hyps, audio_s, compute_s = [], [], 0.0, 0.0
+    for pcm, ref in clips:
+        started = time.perf_counter()
+        hyps.append(normalise(engine.transcribe(pcm.samples, language="en").text))
+        compute_s += time.perf_counter() - started
+        audio_s += pcm.duration_s
+        refs.append(normalise(ref))
+    return float(jiwer.wer(refs, hyps)), compute_s / audio_s
+
+
+def main() -> int:
+    clips = [(read_wav(path), ref) for path, ref in librivox_clips()]
+    phone = [(through_phone_line(pcm), ref) for pcm, ref in clips]
+    total_s = sum(p.duration_s for p, _ in clips)
+    print(f"{len(clips)} LibriVox clips, {total_s:.1f} s of speech; int8 on CPU, beam 5")
+    engines = load_asr_engines(
+        region="bench",
+        names=("tiny.en", "base"),
+        cache_dir=Path("var/models"),
+        cpu_threads=2,
+        num_workers=1,
+    )
+    failures = 0
+    columns = ("WER phone", "WER clean", "ratio", "RTF phone", "RTF clean")
+    print(f"{'model':8} " + " ".join(f"{c:>10}" for c in columns))
+    for name, engine in engines.items():
+        engine.transcribe(clips[0][0].samples, language="en")  # warm-up
+        phone_wer, phone_rtf = measure(engine, phone)
+        clean_wer, clean_rtf = measure(engine, clips)
+        ratio = phone_wer / clean_wer if clean_wer else float("inf") if phone_wer else 1.0
+        print(
+            f"{name:8} {phone_wer:10.1%} {clean_wer:10.1%} {ratio:10.2f} "
+            f"{phone_rtf:10.3f} {clean_rtf:10.3f}"
+        )
+        if name == "base" and phone_wer > TARGET_WER:
+            print(f"FAIL: base WER through the phone line {phone_wer:.1%} > {TARGET_WER:.0%}")
+            failures += 1
+    return failures

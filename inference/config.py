@@ -1,0 +1,80 @@
+"""The inference service's configuration: its region (from ``callseal.regions``), where it
+listens, which models it loads and its concurrency limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from callseal.regions import Region, RegionConfigError, load_regions
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+
+
+def var_dir() -> Path:
+    return Path(os.environ.get("CALLSEAL_VAR_DIR", "") or BASE_DIR / "var").resolve()
+
+
+def region_config(name: str) -> Region:
+    # The inference service never opens a database, so it reads the regions as the
+    # embedded mode does (database URLs may be absent); endpoints and names are the same.
+    regions = load_regions(var_dir=var_dir(), embedded=True)
+    if name not in regions:
+        raise RegionConfigError("--region", f"{name!r} is not one of {', '.join(regions)}")
+    return regions[name]
+
+
+def _env_int(name: str, default: int, *, minimum: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise RegionConfigError(name, f"{raw!r} is not an integer") from exc
+    if value < minimum:
+        raise RegionConfigError(name, f"{value} is below {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    region: str
+    host: str
+    port: int
+    asr_models: tuple[str, ...]
+    asr_concurrency: int
+    tts_concurrency: int
+    max_waiting: int
+    cpu_threads: int
+    partial_interval_s: float
+    max_frame_bytes: int
+    cache_dir: Path
+
+    @classmethod
+    def from_env(
+        cls, *, region: str, host: str | None = None, port: int | None = None
+    ) -> ServiceConfig:
+        """Defaults come from the region's ``inference_url``; ``INFERENCE_*`` variables
+        override the limits."""
+        url = urlsplit(region_config(region).inference_url)
+        models = tuple(
+            m.strip()
+            for m in os.environ.get("INFERENCE_ASR_MODELS", "tiny.en,base").split(",")
+            if m.strip()
+        )
+        return cls(
+            region=region,
+            host=host or url.hostname or "127.0.0.1",
+            port=port if port is not None else (url.port or 8701),
+            asr_models=models,
+            asr_concurrency=_env_int("INFERENCE_ASR_CONCURRENCY", 2, minimum=1),
+            tts_concurrency=_env_int("INFERENCE_TTS_CONCURRENCY", 2, minimum=1),
+            max_waiting=_env_int("INFERENCE_MAX_WAITING", 8, minimum=0),
+            cpu_threads=_env_int("INFERENCE_CPU_THREADS", 2, minimum=1),
+            partial_interval_s=_env_int("INFERENCE_PARTIAL_INTERVAL_MS", 700, minimum=100) / 1000,
+            max_frame_bytes=_env_int("INFERENCE_MAX_FRAME_BYTES", 1 << 20, minimum=1024),
+            cache_dir=var_dir() / "models",
+        )

@@ -1,0 +1,40 @@
+"""Start the region's OpenAI-compatible LLM server: llama.cpp's (``llama_cpp.server``) on
+the packaged SmolLM2 model, or an operator's GGUF (``REGION_<R>_LLM_GGUF``). Production GPU
+regions run ``vllm serve`` instead (docker-compose.yml); the client is the same."""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit
+
+from inference import assets
+from inference.config import region_config
+
+
+def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[str]:
+    url = urlsplit(region_config(region).llm_url)
+    location = assets.llm_gguf(region=region)
+    return [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(location.path),
+        "--model_alias",
+        location.name,
+        "--host",
+        host or url.hostname or "127.0.0.1",
+        "--port",
+        str(port if port is not None else (url.port or 8801)),
+        "--n_ctx",
+        os.environ.get("INFERENCE_LLM_CTX", "4096"),
+        "--n_threads",
+        os.environ.get("INFERENCE_LLM_THREADS", "2"),
+    ]
+
+
+def exec_llm_server(*, region: str, host: str | None, port: int | None) -> None:
+    """Replace this process with the server, so signals from honcho reach it directly."""
+    argv = llm_server_argv(region=region, host=host, port=port)
+    os.execv(argv[0], argv)  # noqa: S606 - fixed argv built above, no shell

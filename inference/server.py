@@ -1,0 +1,159 @@
+"""The per-region inference service: an aiohttp application with ``/healthz`` and the
+streaming WebSocket endpoints ``/asr`` and ``/tts`` (protocol in docs/adr/0005).
+
+Models load once, before the socket opens, and stay warm. Model calls run in a thread
+pool sized to the concurrency limits (CTranslate2 and onnxruntime release the GIL), never
+on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from inference.asr import AsrEngine, load_asr_engines
+from inference.config import ServiceConfig
+from inference.limits import Admission
+from inference.tts import TtsEngine, load_tts_engines
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_CONTROL_BYTES = 16 * 1024
+
+
+class ProtocolError(Exception):
+    """A client broke the protocol; ``code`` is the machine-readable reason."""
+
+    def __init__(self, code: str, message: str, *, close: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.close = close
+
+
+@dataclass
+class Service:
+    config: ServiceConfig
+    asr: dict[str, AsrEngine]
+    tts: dict[str, TtsEngine]
+    executor: ThreadPoolExecutor
+    asr_admission: Admission = field(init=False)
+    tts_admission: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.asr_admission = Admission(
+            "asr", concurrency=self.config.asr_concurrency, max_waiting=self.config.max_waiting
+        )
+        self.tts_admission = Admission(
+            "tts", concurrency=self.config.tts_concurrency, max_waiting=self.config.max_waiting
+        )
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    def provenance(self, service: str, info: dict[str, str]) -> dict[str, str]:
+        return {"region": self.config.region, "service": service, **info}
+
+
+def load_service(config: ServiceConfig) -> Service:
+    """Load every model of the region (blocking; minutes at worst on first run)."""
+    asr = load_asr_engines(
+        region=config.region,
+        names=config.asr_models,
+        cache_dir=config.cache_dir,
+        cpu_threads=config.cpu_threads,
+        num_workers=config.asr_concurrency,
+    )
+    tts = load_tts_engines(region=config.region)
+    executor = ThreadPoolExecutor(
+        max_workers=config.asr_concurrency + config.tts_concurrency,
+        thread_name_prefix="inference",
+    )
+    return Service(config=config, asr=asr, tts=tts, executor=executor)
+
+
+SERVICE_KEY = web.AppKey("service", Service)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "region": service.config.region,
+            "models": {
+                "asr": {name: engine.info.as_dict() for name, engine in service.asr.items()},
+                "tts": {
+                    name: {**engine.info.as_dict(), "sample_rate": engine.sample_rate}
+                    for name, engine in service.tts.items()
+                },
+            },
+            "queues": {
+                "asr": service.asr_admission.snapshot(),
+                "tts": service.tts_admission.snapshot(),
+            },
+        }
+    )
+
+
+def parse_control(data: str) -> dict[str, Any]:
+    if len(data) > MAX_CONTROL_BYTES:
+        raise ProtocolError(
+            "too_large", f"control message over {MAX_CONTROL_BYTES} bytes", close=1009
+        )
+    try:
+        message = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError("bad_json", f"not JSON: {exc}", close=1007) from exc
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError("bad_message", 'a control message is an object with a "type"')
+    return message
+
+
+async def send_error(
+    ws: web.WebSocketResponse, error: ProtocolError, provenance: dict[str, str]
+) -> None:
+    if not ws.closed:
+        await ws.send_json(
+            {"type": "error", "code": error.code, "message": str(error), **provenance}
+        )
+        if error.close is not None:
+            await ws.close(code=error.close, message=error.code.encode())
+
+
+def build_app(service: Service) -> web.Application:
+    from inference.asr_ws import asr_socket
+    from inference.tts_ws import tts_socket
+
+    app = web.Application()
+    app[SERVICE_KEY] = service
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/asr", asr_socket)
+    app.router.add_get("/tts", tts_socket)
+
+    async def _shutdown(app: web.Application) -> None:
+        app[SERVICE_KEY].executor.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(_shutdown)
+    return app
+
+
+def serve(config: ServiceConfig) -> None:
+    log.info("loading models for region %s", config.region)
+    service = load_service(config)
+    log.info(
+        "region %s ready: asr=%s tts=%s; listening on %s:%s",
+        config.region,
+        ",".join(service.asr),
+        ",".join(service.tts),
+        config.host,
+        config.port,
+    )
+    web.run_app(build_app(service), host=config.host, port=config.port, print=None)

