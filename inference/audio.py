@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from calls.audio import ulaw_decode, ulaw_encode
+
 ASR_SAMPLE_RATE = 16_000
 PHONE_SAMPLE_RATE = 8_000
-
-_MULAW_BIAS = 0x84
-_MULAW_CLIP = 32_635
 
 
 class AudioFormatError(ValueError):
@@ -85,26 +84,18 @@ def write_wav(path: Path, pcm: Pcm) -> None:
 
 
 def mulaw_encode(samples: np.ndarray) -> bytes:
-    """G.711 μ-law: float32 [-1, 1] to one byte per sample (as Twilio sends)."""
-    pcm = np.clip((samples * 32768.0).round(), -32768, 32767).astype(np.int32)
-    # G.711 works on 14-bit samples: floor to them first, as the ITU reference code does.
-    pcm = (pcm >> 2) << 2
-    sign = np.where(pcm < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(pcm), _MULAW_CLIP) + _MULAW_BIAS
-    exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    encoded = ~(sign | (exponent << 4) | mantissa) & 0xFF
-    return encoded.astype(np.uint8).tobytes()
+    """G.711 μ-law: float32 [-1, 1] to one byte per sample (as Twilio sends).
+
+    The codec itself is calls.audio's (table-driven, bit-exact with the ITU reference);
+    this adapts the float samples the inference service works in.
+    """
+    pcm = np.clip((samples * 32768.0).round(), -32768, 32767).astype(np.int16)
+    return ulaw_encode(pcm)
 
 
 def mulaw_decode(data: bytes) -> np.ndarray:
     """G.711 μ-law bytes to float32 [-1, 1]."""
-    codes = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
-    sign = codes & 0x80
-    exponent = (codes >> 4) & 0x07
-    mantissa = codes & 0x0F
-    magnitude = (((mantissa << 3) + _MULAW_BIAS) << exponent) - _MULAW_BIAS
-    return (np.where(sign, -magnitude, magnitude) / 32768.0).astype(np.float32)
+    return (ulaw_decode(data).astype(np.float32) / 32768.0).astype(np.float32)
 
 
 def through_phone_line(pcm: Pcm) -> Pcm:
