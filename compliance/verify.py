@@ -510,7 +510,7 @@ class Verifier:
                 at = self.checkpoints.get(seq)
                 if at is not None and rebuilt.root() != at.root:
                     raise Failure(item, f"rebuilt root differs from checkpoint {seq}")
-            self._inclusion(proofs, proofs_name, seq, leaf, tree_size, root)
+            self._inclusion(proofs, proofs_name, item, seq, leaf, tree_size, root)
             previous_seq, previous_leaf = seq, leaf
             count += 1
         for number, _ in proofs:
@@ -527,6 +527,7 @@ class Verifier:
         self,
         proofs: Iterator[tuple[int, bytes]],
         proofs_name: str,
+        event_item: str,
         seq: int,
         leaf: bytes,
         tree_size: int,
@@ -542,6 +543,8 @@ class Verifier:
             raise Failure(item, "proves another sequence")
         if proof.get("tree_size") != tree_size:
             raise Failure(item, f"is for tree size {proof.get('tree_size')}, not {tree_size}")
+        if _hex(proof.get("leaf"), item, "leaf") != leaf:
+            raise Failure(event_item, f"its leaf hash differs from the one {item} proves")
         path = [_hex(h, item, "path hash") for h in proof.get("path", [])]
         if not verify_inclusion(leaf, seq - 1, tree_size, path, root):
             raise Failure(item, f"does not prove inclusion in checkpoint {tree_size}")

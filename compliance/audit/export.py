@@ -98,6 +98,10 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
+def _proof(seq: int, tree_size: int, leaf: bytes, path: list[bytes]) -> dict[str, Any]:
+    return {"seq": seq, "tree_size": tree_size, "leaf": leaf.hex(), "path": [h.hex() for h in path]}
+
+
 def _line(record: StoredRecord) -> bytes:
     return record.canonical_fields().encode() + b"\n"
 
@@ -194,7 +198,7 @@ def bundle_export(
         proofs = HashedFile(root, "proofs.jsonl")
         for done, seq in enumerate(sequences, start=1):
             path = tree.inclusion_proof(seq - 1, tree_size)
-            proofs.line({"seq": seq, "tree_size": tree_size, "path": [h.hex() for h in path]})
+            proofs.line(_proof(seq, tree_size, tree.leaf(seq - 1), path))
             if done % 5000 == 0:
                 report("proofs", done, len(sequences))
         report("proofs", len(sequences), len(sequences))
@@ -202,9 +206,7 @@ def bundle_export(
         erasure_proofs = HashedFile(root, "erasure-proofs.jsonl")
         for record in erasures:
             path = tree.inclusion_proof(record.sequence - 1, tree_size)
-            erasure_proofs.line(
-                {"seq": record.sequence, "tree_size": tree_size, "path": [h.hex() for h in path]}
-            )
+            erasure_proofs.line(_proof(record.sequence, tree_size, record.leaf_hash, path))
         digests[erasure_proofs.name] = erasure_proofs.close()
 
         chain = _checkpoint_chain(first, tree_size)

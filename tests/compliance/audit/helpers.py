@@ -82,6 +82,9 @@ def rezip(source: Path, target: Path, changes: dict[str, bytes | None]) -> None:
                     new.writestr(info.filename, data)
             else:
                 new.writestr(info.filename, old.read(info.filename))
+        for name, data in changes.items():
+            if data is not None and name not in old.namelist():
+                new.writestr(name, data)
 
 
 def member(bundle: Path, name: str) -> bytes:
@@ -96,3 +99,36 @@ def run_verifier(bundle: Path, *args: str) -> tuple[int, str]:
     with contextlib.redirect_stdout(out):
         code = verify.main([str(bundle), *args])
     return code, out.getvalue()
+
+
+def resign(source: Path, target: Path, changes: dict[str, bytes | None]) -> None:
+    """An insider holding the signing key: change members, then rewrite and re-sign
+    SHA256SUMS, so only the verifier's structural checks can catch the change."""
+    from callseal.ledger.signing import signing_key
+    from compliance.audit.bundle import sums_signature
+
+    with zipfile.ZipFile(source) as old:
+        contents = {i.filename: old.read(i.filename) for i in old.infolist()}
+    for name, data in changes.items():
+        if data is None:
+            contents.pop(name)
+        else:
+            contents[name] = data
+    import hashlib
+
+    listed = {n: hashlib.sha256(d).hexdigest() for n, d in contents.items() if not n.startswith("SHA256SUMS")}
+    sums = "".join(f"{listed[n]}  {n}\n" for n in sorted(listed)).encode()
+    name, private = signing_key()
+    contents["SHA256SUMS"] = sums
+    contents["SHA256SUMS.sig"] = sums_signature(sums, key_name=name, private_key=private)
+    with zipfile.ZipFile(target, "w") as new:
+        for member_name, data in contents.items():
+            new.writestr(member_name, data)
+
+
+def flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+def lines(data: bytes) -> list[bytes]:
+    return data.splitlines(keepends=True)
