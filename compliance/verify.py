@@ -317,6 +317,33 @@ def _lines(bundle: zipfile.ZipFile, name: str) -> Iterator[tuple[int, bytes]]:
             yield number, raw[:-1]
 
 
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _outside_selection(event: dict[str, Any], selection: dict[str, Any]) -> str | None:
+    """Which criterion of a filtered export's selection the event fails, if any."""
+    metadata = event["metadata"] if isinstance(event["metadata"], dict) else {}
+    recorded = _moment(event["recorded_at"])
+    if selection.get("from") and recorded < _moment(selection["from"]):
+        return "recorded before 'from'"
+    if selection.get("to") and recorded >= _moment(selection["to"]):
+        return "recorded at or after 'to'"
+    if selection.get("types") and event["type"] not in selection["types"]:
+        return "type"
+    if selection.get("actor") and metadata.get("actor") != selection["actor"]:
+        return "actor"
+    ref = selection.get("subject_ref")
+    if ref and event["subject"] != ref and event["stream"] != f"subject-{ref}":
+        return "subject"
+    call = selection.get("call")
+    if call and event["stream"] not in selection.get("stream_ids", []):
+        if metadata.get("correlation_id") != call:
+            return "call"
+    return None
+
+
 class Verifier:
     def __init__(self, bundle: zipfile.ZipFile, *, pin_key: str | None, pin_fp: str | None):
         self.bundle = bundle
@@ -492,6 +519,10 @@ class Verifier:
                 raise Failure(item, f"not in canonical form ({exc})") from exc
             if event["tenant"] != tenant:
                 raise Failure(item, f"belongs to tenant {event['tenant']}, not {tenant}")
+            if not erasures_only and not contiguous:
+                outside = _outside_selection(event, selection)
+                if outside:
+                    raise Failure(item, f"outside the manifest's selection ({outside})")
             if erasures_only and event["type"] != ERASURE_TYPE:
                 raise Failure(item, f"is {event['type']}, not {ERASURE_TYPE}")
             if not isinstance(seq, int) or seq <= previous_seq or seq > tree_size:
