@@ -48,3 +48,10 @@ class AuditExported:
     tree_size: int
     bundle_sha256: str
     key_fingerprint: str
+
+
+@register_event("audit.bundle_downloaded", version=1)
+@dataclass(frozen=True, slots=True)
+class AuditBundleDownloaded:
+    export_id: str
+    bundle_sha256: str

@@ -59,6 +59,18 @@ class AuditFilter:
         }
 
 
+def filter_from_criteria(criteria: dict[str, Any]) -> AuditFilter:
+    """The filter back from ``AuditFilter.criteria()`` (a stored export job)."""
+    return AuditFilter(
+        start=_time(criteria.get("from"), "from"),
+        end=_time(criteria.get("to"), "to"),
+        call=criteria.get("call"),
+        types=tuple(criteria.get("types") or ()),
+        actor=criteria.get("actor"),
+        subject_ref=criteria.get("subject_ref"),
+    )
+
+
 def _time(value: str | None, name: str) -> datetime | None:
     if value is None or not value.strip():
         return None
