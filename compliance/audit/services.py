@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from callseal.ledger import store
 from callseal.ledger.services import ledger_append
-from callseal.tenancy.context import current_tenant
+from callseal.tenancy.context import current_tenant, tenant_context
 from callseal.tenancy.permissions import Perm, require
 from compliance.audit import selectors
 from compliance.audit.events import (
@@ -100,7 +100,14 @@ def audit_export_request(
                 view="redacted-plaintext" if readable else "ciphertext",
             ),
         )
-        transaction.on_commit(lambda: audit_export_task.delay(str(export.id)), using=alias)
+        export_id = str(export.id)
+
+        def enqueue() -> None:
+            # Callbacks may run after the caller's context ends: carry the tenant along.
+            with tenant_context(tenant):
+                audit_export_task.delay(export_id)
+
+        transaction.on_commit(enqueue, using=alias)
     return export
 
 

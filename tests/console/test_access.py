@@ -39,11 +39,52 @@ def _member_remove(tenant) -> str:
     return _member_role(tenant).replace("/role/", "/remove/")
 
 
+def _audit_timeline(tenant) -> str:
+    from callseal.ledger.services import ledger_append
+    from tests.compliance.audit.helpers import InferenceHop
+
+    call_id = uuid.uuid4()
+    with tenant_context(tenant):
+        ledger_append(
+            stream_id=f"call-{call_id}",
+            events=[InferenceHop(service="asr", model="m", region=tenant.region)],
+            actor="twilio",
+        )
+    return f"/compliance/audit/calls/{call_id}/"
+
+
+def _audit_export(tenant) -> str:
+    from compliance.audit.models import AuditExport, ExportStatus
+    from compliance.audit.services import export_path
+
+    with tenant_context(tenant):
+        export = AuditExport.objects.create(
+            tenant_id=tenant.id, requested_by="user:1", criteria={}, status=ExportStatus.DONE
+        )
+        export.file_name = f"{export.id}.zip"
+        export.save()
+        path = export_path(export)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK")
+    return f"/compliance/audit/export/{export.id}/"
+
+
+def _audit_download(tenant) -> str:
+    return _audit_export(tenant) + "download/"
+
+
 CROSS_TENANT_CASES = {
+    "compliance/audit/calls/<uuid:call_id>/": (_audit_timeline, "get"),
+    "compliance/audit/export/<uuid:export_id>/": (_audit_export, "get"),
+    "compliance/audit/export/<uuid:export_id>/download/": (_audit_download, "get"),
     "calls/<uuid:call_id>/": (_call, "get"),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
     "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),
 }
+
+
+# Roles for cases an admin may not open (audit pages are for compliance roles).
+CASE_ROLES = {pattern: Role.AUDITOR for pattern in CROSS_TENANT_CASES if "audit" in pattern}
 
 
 def _patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
@@ -66,7 +107,7 @@ def test_another_tenants_object_is_not_found(pattern, client, login_as, acme_us,
     make, method = CROSS_TENANT_CASES[pattern]
     foreign_url = make(acme_eu)
     own_url = make(acme_us)
-    login_as(acme_us, Role.ADMIN)
+    login_as(acme_us, CASE_ROLES.get(pattern, Role.ADMIN))
     send = getattr(client, method)
     data = {"role": Role.AGENT} if method == "post" else None
     missing_url = re.sub(
