@@ -338,9 +338,9 @@ def _outside_selection(event: dict[str, Any], selection: dict[str, Any]) -> str 
     if ref and event["subject"] != ref and event["stream"] != f"subject-{ref}":
         return "subject"
     call = selection.get("call")
-    if call and event["stream"] not in selection.get("stream_ids", []):
-        if metadata.get("correlation_id") != call:
-            return "call"
+    streams = selection.get("stream_ids", [])
+    if call and event["stream"] not in streams and metadata.get("correlation_id") != call:
+        return "call"
     return None
 
 
@@ -369,7 +369,9 @@ class Verifier:
             raise Failure("erasures.jsonl", f"holds {erasures} events, the manifest says so many")
         selection = manifest["selection"]
         described = ", ".join(
-            f"{k}={v}" for k, v in selection.items() if v not in (None, [], "") and k != "contiguous"
+            f"{k}={v}"
+            for k, v in selection.items()
+            if v not in (None, [], "") and k != "contiguous"
         )
         return Summary(
             tenant=f"{manifest['tenant']['slug']} ({manifest['tenant']['id']})",
@@ -447,7 +449,7 @@ class Verifier:
             digest = hashlib.sha256()
             try:
                 with self.bundle.open(name) as stream:
-                    for block in iter(lambda s=stream: s.read(1 << 20), b""):
+                    while block := stream.read(1 << 20):
                         digest.update(block)
             except KeyError:
                 raise Failure(name, f"listed in {SUMS} but missing") from None
@@ -509,7 +511,9 @@ class Verifier:
                 raise Failure(item, "keys are not those of canonical encoding v1, in order")
             seq = event["seq"]
             item = f"{events_name} line {number} (sequence {seq})"
-            if not (isinstance(event["recorded_at"], str) and _TIME.fullmatch(event["recorded_at"])):
+            if not (
+                isinstance(event["recorded_at"], str) and _TIME.fullmatch(event["recorded_at"])
+            ):
                 raise Failure(item, "recorded_at is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
             prev = _hex(event["prev"], item, "prev")
             try:
@@ -611,6 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Failure as failure:
         out.write(f"FAILED: {failure.item}: {failure.problem}\n")
         return 1
+    pin_note = (
+        "(pinned)" if summary.pinned else "(NOT pinned: compare it with the one you were given)"
+    )
     out.write(
         f"OK: tenant {summary.tenant}, region {summary.region}\n"
         f"  selection: {summary.selection}\n"
@@ -618,8 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" the tree of {summary.tree_size} events\n"
         f"  {summary.checkpoints} signed checkpoints, consistent; root {summary.root}\n"
         f"  signed by {summary.key_name}\n"
-        f"  key fingerprint {summary.key_fingerprint}"
-        f"{' (pinned)' if summary.pinned else ' (NOT pinned: compare it with the one you were given)'}\n"
+        f"  key fingerprint {summary.key_fingerprint} {pin_note}\n"
     )
     return 0
 

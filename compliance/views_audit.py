@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -128,7 +128,7 @@ def audit_export(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_export_download(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
+def audit_export_download(request: HttpRequest, export_id: uuid.UUID) -> HttpResponseBase:
     membership = request.membership  # type: ignore[attr-defined]
     require(membership, Perm.EXPORT_AUDIT)
     export = tenant_object_get(AuditExport, id=export_id)

@@ -95,4 +95,3 @@ def pack(root: Path, names: list[str], out: Path) -> None:
         for name in names:
             bundle.write(root / name, arcname=name)
     partial.replace(out)
-

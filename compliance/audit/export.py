@@ -152,9 +152,7 @@ def bundle_export(
         renderer = Renderer(readable=readable)
         if contiguous:
             first, last = _sequence_range(audit_filter, tree_size)
-            records = selectors.matching_records(
-                AuditFilter(), after=first - 1, up_to=last
-            )
+            records = selectors.matching_records(AuditFilter(), after=first - 1, up_to=last)
             total = max(last - first + 1, 0)
         else:
             records = selectors.matching_records(audit_filter, up_to=tree_size)
@@ -226,7 +224,8 @@ def bundle_export(
         del tree
 
         vkeys = "".join(
-            notes.verifier_key(name, key) + "\n" for name, key in sorted(public_keys(tenant).items())
+            notes.verifier_key(name, key) + "\n"
+            for name, key in sorted(public_keys(tenant).items())
         )
         digests["keys/verifier-keys.txt"] = write_small(
             root, "keys/verifier-keys.txt", vkeys.encode()

@@ -2,7 +2,7 @@
 
 callseal.ledger.merkle computes one proof by recursing over a list of leaves (O(n) each);
 an export needs a proof per event, so here every level of the tree of the first ``size``
-leaves is built once (2 × 32 bytes per leaf: 64 MB for a million events, in bytearrays, not
+leaves is built once (2 x 32 bytes per leaf: 64 MB for a million events, in bytearrays, not
 Python objects) and each proof is O(log² n) lookups. Level k keeps only the perfect,
 aligned subtrees of 2^k leaves; every other node RFC 9162's recursion asks for is combined
 from them on the fly. Tests check every size up to 70 against callseal.ledger.merkle.

@@ -70,7 +70,7 @@ class Renderer:
                     "[erased]" if name in opened.erased_fields else _redacted(opened.data[name])
                 )
         else:
-            fields.update({name: "[sealed]" for name in view.sealed})
+            fields.update(dict.fromkeys(view.sealed, "[sealed]"))
         self._tally(view.type, view.sealed, view.region, fields, view.subject_ref)
         stamp = view.recorded_at.isoformat()
         self.first_time = self.first_time or stamp

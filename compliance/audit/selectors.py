@@ -47,7 +47,21 @@ _COLUMNS = (
 
 
 def _record(row: tuple[Any, ...]) -> StoredRecord:
-    return StoredRecord(*row[:11], bytes(row[11]), bytes(row[12]))
+    return StoredRecord(
+        tenant_id=row[0],
+        sequence=row[1],
+        stream_id=row[2],
+        stream_version=row[3],
+        event_id=row[4],
+        type=row[5],
+        schema_version=row[6],
+        subject_ref=row[7],
+        payload_json=row[8],
+        metadata_json=row[9],
+        recorded_at=row[10],
+        prev_hash=bytes(row[11]),
+        leaf_hash=bytes(row[12]),
+    )
 
 
 def _events() -> QuerySet[Event]:
@@ -200,7 +214,9 @@ def audit_call_timeline(*, call: str) -> list[AuditRow]:
             type=ERASURE_TYPE,
             stream_id__in=[f"subject-{s}" for s in subjects],
         )
-        rows += [audit_row(_record(row)) for row in erasures.order_by("sequence").values_list(*_COLUMNS)]
+        rows += [
+            audit_row(_record(row)) for row in erasures.order_by("sequence").values_list(*_COLUMNS)
+        ]
     return sorted(rows, key=lambda r: r.sequence)
 
 
@@ -226,9 +242,7 @@ def erasure_records(*, subject_refs: set[str], up_to: int) -> list[StoredRecord]
     refs = sorted(subject_refs)
     for start in range(0, len(refs), 500):
         streams = [f"subject-{s}" for s in refs[start : start + 500]]
-        query = _events().filter(
-            type=ERASURE_TYPE, stream_id__in=streams, sequence__lte=up_to
-        )
+        query = _events().filter(type=ERASURE_TYPE, stream_id__in=streams, sequence__lte=up_to)
         found += [_record(r) for r in query.values_list(*_COLUMNS)]
     return sorted(found, key=lambda r: r.sequence)
 

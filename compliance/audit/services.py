@@ -111,8 +111,9 @@ def audit_export_request(
     return export
 
 
-def _exported(actor: str, export_id: str, criteria: dict[str, Any], result: ExportResult,
-              view: str) -> None:
+def _exported(
+    actor: str, export_id: str, criteria: dict[str, Any], result: ExportResult, view: str
+) -> None:
     _record(
         actor,
         AuditExported(

@@ -4,18 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0002_append_only_triggers'),
+        ("ledger", "0002_append_only_triggers"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['tenant_id', 'type', 'sequence'], name='ledger_event_type_seq'),
+            model_name="event",
+            index=models.Index(
+                fields=["tenant_id", "type", "sequence"], name="ledger_event_type_seq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['tenant_id', 'recorded_at'], name='ledger_event_recorded'),
+            model_name="event",
+            index=models.Index(fields=["tenant_id", "recorded_at"], name="ledger_event_recorded"),
         ),
     ]

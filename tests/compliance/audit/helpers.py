@@ -116,7 +116,11 @@ def resign(source: Path, target: Path, changes: dict[str, bytes | None]) -> None
             contents[name] = data
     import hashlib
 
-    listed = {n: hashlib.sha256(d).hexdigest() for n, d in contents.items() if not n.startswith("SHA256SUMS")}
+    listed = {
+        n: hashlib.sha256(d).hexdigest()
+        for n, d in contents.items()
+        if not n.startswith("SHA256SUMS")
+    }
     sums = "".join(f"{listed[n]}  {n}\n" for n in sorted(listed)).encode()
     name, private = signing_key()
     contents["SHA256SUMS"] = sums

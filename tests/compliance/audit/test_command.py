@@ -41,8 +41,12 @@ def test_command_with_progress_and_subject_and_time_range(acme_us, tmp_path, cap
         make_log()
     target = tmp_path / "s.zip"
     call_command(
-        "audit_export", tenant="acme-us", subject=CALLER_A, start="2000-01-01T00:00:00Z",
-        out=str(target), stdout=io.StringIO(),
+        "audit_export",
+        tenant="acme-us",
+        subject=CALLER_A,
+        start="2000-01-01T00:00:00Z",
+        out=str(target),
+        stdout=io.StringIO(),
     )
     assert "events:" in capsys.readouterr().err  # tqdm's bar on stderr
     assert verify_bundle(str(target)).events == 4

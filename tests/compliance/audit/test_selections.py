@@ -103,8 +103,11 @@ def test_default_rendering_shows_personal_fields_as_sealed(us_context, tmp_path)
     make_log()
     result = bundle_export(audit_filter=AuditFilter(), out=tmp_path / "f.zip", actor="u")
     rows = [json.loads(line) for line in lines(member(result.path, "renderings/events.jsonl"))]
-    assert rows[1]["fields"] == {"redacted_text": "my card is <CARD>", "speaker": "caller",
-                                 "text": "[sealed]"}
+    assert rows[1]["fields"] == {
+        "redacted_text": "my card is <CARD>",
+        "speaker": "caller",
+        "text": "[sealed]",
+    }
     assert rows[1]["personal_view"] == "ciphertext"
 
 
@@ -135,9 +138,14 @@ def test_time_range_export_is_a_contiguous_range(us_context, tmp_path):
     seqs = [e["seq"] for e in _events(result.path)]
     assert seqs == list(range(5, 9))
     manifest = json.loads(member(result.path, "manifest.json"))
-    assert (manifest["selection"]["first_sequence"], manifest["selection"]["last_sequence"]) == (5, 8)
+    assert (manifest["selection"]["first_sequence"], manifest["selection"]["last_sequence"]) == (
+        5,
+        8,
+    )
     # Checkpoint 4 anchors the range to what was published before it.
-    checkpoints = [json.loads(c)["tree_size"] for c in lines(member(result.path, "checkpoints.jsonl"))]
+    checkpoints = [
+        json.loads(c)["tree_size"] for c in lines(member(result.path, "checkpoints.jsonl"))
+    ]
     assert checkpoints == [4, 8, 11]
     verify_bundle(str(result.path))
 

@@ -9,6 +9,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,28 +26,32 @@ def _leaves(n: int) -> list[bytes]:
 
 
 def _fields(**changes) -> canonical.CanonicalFields:
-    base = dict(
-        tenant=str(uuid.UUID(int=7)),
-        seq=3,
-        stream="call-é",
-        stream_version=2,
-        event_id=str(uuid.UUID(int=9)),
-        type="call.turn",
-        schema_version=1,
-        subject="ab" * 32,
-        payload_json=canonical.canonical_json({"text": "naïve \"q\"\n", "n": 1.5, "l": [1, None]}),
-        metadata_json=canonical.canonical_json({"actor": "twilio", "region": "eu"}),
-        recorded_at="2026-01-02T03:04:05.000006Z",
-        prev=bytes(range(32)),
-    )
+    base: dict[str, Any] = {
+        "tenant": str(uuid.UUID(int=7)),
+        "seq": 3,
+        "stream": "call-é",
+        "stream_version": 2,
+        "event_id": str(uuid.UUID(int=9)),
+        "type": "call.turn",
+        "schema_version": 1,
+        "subject": "ab" * 32,
+        "payload_json": canonical.canonical_json({"text": 'naïve "q"\n', "n": 1.5, "l": [1, None]}),
+        "metadata_json": canonical.canonical_json({"actor": "twilio", "region": "eu"}),
+        "recorded_at": "2026-01-02T03:04:05.000006Z",
+        "prev": bytes(range(32)),
+    }
     base.update(changes)
     return canonical.CanonicalFields(**base)
 
 
 @pytest.mark.parametrize(
     "fields",
-    [_fields(), _fields(subject=None), _fields(seq=1, prev=canonical.GENESIS_HASH),
-     _fields(payload_json=canonical.canonical_json({"x": {"$sealed": "AAEC"}, "e": "\u2014"}))],
+    [
+        _fields(),
+        _fields(subject=None),
+        _fields(seq=1, prev=canonical.GENESIS_HASH),
+        _fields(payload_json=canonical.canonical_json({"x": {"$sealed": "AAEC"}, "e": "\u2014"})),
+    ],
 )
 def test_canonical_encoding_and_leaf_hash_agree(fields):
     import json
@@ -126,8 +131,15 @@ def test_verifier_runs_without_django_or_callseal_on_the_path(tmp_path):
         "import runpy, sys; sys.argv=['verify.py', '--help'];"
         "\ntry: runpy.run_path('verify.py', run_name='__main__')"
         "\nexcept SystemExit: pass"
-        "\nassert not [m for m in sys.modules if m.split('.')[0] in ('django','callseal','compliance')]"
+        "\nassert not [m for m in sys.modules"
+        " if m.split('.')[0] in ('django', 'callseal', 'compliance')]"
     )
-    done = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "Verify a Callseal audit bundle offline" in done.stdout
