@@ -146,6 +146,7 @@ INSTALLED_APPS = [
     "calls",
     "agents",
     "compliance",
+    "compliance.audit",
     "analytics",
     "callseal.console",
     "daphne",

@@ -41,7 +41,12 @@ class Event(RegionalModel):
             ),
             models.UniqueConstraint(fields=["tenant_id", "event_id"], name="ledger_event_id_uniq"),
         ]
-        indexes: ClassVar = [models.Index(fields=["tenant_id", "subject_ref"])]
+        indexes: ClassVar = [
+            models.Index(fields=["tenant_id", "subject_ref"]),
+            # Audit search and export (compliance.audit): by type newest first, by time.
+            models.Index(fields=["tenant_id", "type", "sequence"], name="ledger_event_type_seq"),
+            models.Index(fields=["tenant_id", "recorded_at"], name="ledger_event_recorded"),
+        ]
 
 
 class TenantHead(RegionalModel):

@@ -67,10 +67,47 @@ def _hold_release(tenant) -> str:
     return f"/compliance/holds/{hold.id}/release/"
 
 
+def _audit_timeline(tenant) -> str:
+    from callseal.ledger.services import ledger_append
+    from tests.compliance.audit.helpers import InferenceHop
+
+    call_id = uuid.uuid4()
+    with tenant_context(tenant):
+        ledger_append(
+            stream_id=f"call-{call_id}",
+            events=[InferenceHop(service="asr", model="m", region=tenant.region)],
+            actor="twilio",
+        )
+    return f"/compliance/audit/calls/{call_id}/"
+
+
+def _audit_export(tenant) -> str:
+    from compliance.audit.models import AuditExport, ExportStatus
+    from compliance.audit.services import export_path
+
+    with tenant_context(tenant):
+        export = AuditExport.objects.create(
+            tenant_id=tenant.id, requested_by="user:1", criteria={}, status=ExportStatus.DONE
+        )
+        export.file_name = f"{export.id}.zip"
+        export.save()
+        path = export_path(export)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK")
+    return f"/compliance/audit/export/{export.id}/"
+
+
+def _audit_download(tenant) -> str:
+    return _audit_export(tenant) + "download/"
+
+
 # An optional third item is the role that may use the URL (admin when absent).
 CROSS_TENANT_CASES = {
     "settings/numbers/<uuid:number_id>/agent/": (_number_agent, "post"),
     "agents/<uuid:agent_id>/": (_agent, "get"),
+    "compliance/audit/calls/<uuid:call_id>/": (_audit_timeline, "get", Role.AUDITOR),
+    "compliance/audit/export/<uuid:export_id>/": (_audit_export, "get", Role.AUDITOR),
+    "compliance/audit/export/<uuid:export_id>/download/": (_audit_download, "get", Role.AUDITOR),
     "calls/<uuid:call_id>/": (_call, "get"),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
     "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),

@@ -1,0 +1,129 @@
+"""What an audit search or export selects, validated from outside input (form or command)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from callseal.crypto.services import subject_ref_for
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+MAX_TEXT = 200
+
+
+class FilterError(ValueError):
+    """Bad search or export criteria; the message says which and why."""
+
+
+def call_stream_ids(call: str) -> list[str]:
+    """A call's ledger streams: ``call-<uuid>`` for a call id, or the stream id given as is."""
+    try:
+        return [f"call-{uuid.UUID(call)}"]
+    except ValueError:
+        return [call]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Events recorded in [start, end), of ``types``, by ``actor``, of a call or subject.
+
+    ``subject_ref`` (never the phone number) selects the subject's events and its erasure.
+    With no call, type, actor or subject the selection is a contiguous sequence range.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    call: str | None = None
+    types: tuple[str, ...] = field(default=())
+    actor: str | None = None
+    subject_ref: str | None = None
+
+    @property
+    def contiguous(self) -> bool:
+        return not (self.call or self.types or self.actor or self.subject_ref)
+
+    def criteria(self) -> dict[str, Any]:
+        """The filter as JSON, for access events and manifests (no personal data in it)."""
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "call": self.call,
+            "stream_ids": call_stream_ids(self.call) if self.call else [],
+            "types": list(self.types),
+            "actor": self.actor,
+            "subject_ref": self.subject_ref,
+        }
+
+
+def filter_from_criteria(criteria: dict[str, Any]) -> AuditFilter:
+    """The filter back from ``AuditFilter.criteria()`` (a stored export job)."""
+    return AuditFilter(
+        start=_time(criteria.get("from"), "from"),
+        end=_time(criteria.get("to"), "to"),
+        call=criteria.get("call"),
+        types=tuple(criteria.get("types") or ()),
+        actor=criteria.get("actor"),
+        subject_ref=criteria.get("subject_ref"),
+    )
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise FilterError(f"{name}: {value!r} is not an ISO 8601 date or time") from None
+    # A bare date or time without an offset is read as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(value: str | None, name: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > MAX_TEXT or any(ord(c) < 32 for c in value):
+        raise FilterError(f"{name}: at most {MAX_TEXT} printable characters")
+    return value
+
+
+def filter_parse(
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    call: str | None = None,
+    types: str | list[str] | None = None,
+    actor: str | None = None,
+    subject_phone: str | None = None,
+) -> AuditFilter:
+    """Build a filter from text input; raise FilterError naming the bad criterion.
+
+    Needs the tenant context when ``subject_phone`` is given (its subject ref is keyed
+    by the tenant).
+    """
+    begin, finish = _time(start, "from"), _time(end, "to")
+    if begin and finish and finish <= begin:
+        raise FilterError("to: must be later than from")
+    if isinstance(types, str):
+        types = [t for t in re.split(r"[,\s]+", types) if t]
+    for event_type in types or []:
+        if not EVENT_TYPE.match(event_type):
+            raise FilterError(f"type: {event_type!r} is not an event type name")
+    subject_ref = None
+    phone = _text(subject_phone, "subject")
+    if phone is not None:
+        if not E164.match(phone):
+            raise FilterError("subject: a phone number in E.164 form, such as +14155550123")
+        subject_ref = subject_ref_for(phone)
+    return AuditFilter(
+        start=begin,
+        end=finish,
+        call=_text(call, "call"),
+        types=tuple(sorted(set(types or []))),
+        actor=_text(actor, "actor"),
+        subject_ref=subject_ref,
+    )
