@@ -76,7 +76,7 @@ def test_server_command_uses_the_packaged_model_on_the_regions_port():
 
 
 def test_server_environment_drops_the_process_managers_port():
-    env = llm_server_env({"PORT": "5600", "HOST": "0.0.0.0", "PATH": "/usr/bin"})
+    env = llm_server_env({"PORT": "5600", "HOST": "192.0.2.1", "PATH": "/usr/bin"})
     assert env == {"PATH": "/usr/bin"}
 
 
