@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
+from django.db.transaction import TransactionManagementError
 
 from callseal.tenancy.context import current_tenant_or_none
 
@@ -47,6 +48,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
             execute(SET_TENANT_SQL, (wanted,), False, context)
             self._rls_applied = wanted
             return execute(sql, params, many, context)
+
+    def queue_tenant_setting(self, cursor: Any) -> None:
+        """Execute the tenant setting on ``cursor`` (a raw psycopg cursor of this connection,
+        typically in pipeline mode, so it shares a round trip with the caller's statement)
+        unless this transaction has it already. Only inside an atomic block, where the
+        setting is transaction-local and this wrapper tracks it."""
+        if not self.in_atomic_block:
+            raise TransactionManagementError("queue_tenant_setting needs an atomic block")
+        tenant = current_tenant_or_none()
+        wanted = str(tenant.id) if tenant is not None else ""
+        if self._rls_applied != wanted:
+            cursor.execute(SET_TENANT_SQL, (wanted,), prepare=True)
+            self._rls_applied = wanted
 
     # A transaction's end (or a rolled-back savepoint, which reverts set_config) means the
     # setting must be applied again before the next statement.
