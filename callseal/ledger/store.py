@@ -378,12 +378,20 @@ def _batch(stored: list[StoredRecord], compact: CompactRange, now: datetime) -> 
     return pgappend.Batch(columns, now, (stored[-1].sequence, stored[-1].leaf_hash, compact.pack()))
 
 
-def _remember(alias: str, tenant: TenantRef, stored: list[StoredRecord], frontier: bytes) -> None:
-    _head_guess[(alias, tenant.id)] = (stored[-1].sequence, stored[-1].leaf_hash, frontier)
-    if len(_version_guess) >= _MAX_VERSION_GUESSES:
-        _version_guess.clear()
-    for record in stored:
-        _version_guess[(alias, tenant.id, record.stream_id)] = record.stream_version
+def _remember_on_commit(
+    alias: str, tenant: TenantRef, stored: list[StoredRecord], frontier: bytes
+) -> None:
+    """Guess from this append once it is committed: a guess must never be ahead of what a
+    later statement's snapshot can see (see pgappend)."""
+
+    def remember() -> None:
+        _head_guess[(alias, tenant.id)] = (stored[-1].sequence, stored[-1].leaf_hash, frontier)
+        if len(_version_guess) >= _MAX_VERSION_GUESSES:
+            _version_guess.clear()
+        for record in stored:
+            _version_guess[(alias, tenant.id, record.stream_id)] = record.stream_version
+
+    transaction.on_commit(remember, using=alias)
 
 
 def _append_pg(
@@ -432,14 +440,14 @@ def _append_pg(
             speculation=speculation,
         )
         if locked.applied and guessed is not None:
-            _remember(alias, tenant, guessed[0], guessed[1].head[2])
+            _remember_on_commit(alias, tenant, guessed[0], guessed[1].head[2])
             return guessed[0]
         if not locked.known and expected_version in (None, locked.version):
             stored, batch = hashed(
                 locked.sequence, locked.last_hash, locked.frontier, locked.version
             )
             pgappend.insert(alias, tenant_id=tenant.id, batch=batch)
-            _remember(alias, tenant, stored, batch.head[2])
+            _remember_on_commit(alias, tenant, stored, batch.head[2])
             return stored
     # Nothing failed in the database, so the caller's transaction is still usable here.
     if locked.known == len(ids):

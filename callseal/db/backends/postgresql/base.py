@@ -49,18 +49,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._rls_applied = wanted
             return execute(sql, params, many, context)
 
-    def queue_tenant_setting(self, cursor: Any) -> None:
-        """Execute the tenant setting on ``cursor`` (a raw psycopg cursor of this connection,
-        typically in pipeline mode, so it shares a round trip with the caller's statement)
-        unless this transaction has it already. Only inside an atomic block, where the
-        setting is transaction-local and this wrapper tracks it."""
+    def tenant_setting_applied(self, value: str) -> None:
+        """Record that a statement of the open transaction set ``callseal.tenant_id`` to
+        ``value`` transaction-locally itself (the ledger's append function does, saving a
+        round trip), so statements that follow need not set it again."""
         if not self.in_atomic_block:
-            raise TransactionManagementError("queue_tenant_setting needs an atomic block")
-        tenant = current_tenant_or_none()
-        wanted = str(tenant.id) if tenant is not None else ""
-        if self._rls_applied != wanted:
-            cursor.execute(SET_TENANT_SQL, (wanted,), prepare=True)
-            self._rls_applied = wanted
+            raise TransactionManagementError("the tenant setting is transaction-local")
+        self._rls_applied = value
 
     # A transaction's end (or a rolled-back savepoint, which reverts set_config) means the
     # setting must be applied again before the next statement.
