@@ -27,8 +27,8 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from callseal.ledger import pgappend
 from callseal.ledger.canonical import (
     GENESIS_HASH,
+    BatchEncoder,
     CanonicalFields,
-    encode,
     format_time,
     leaf_hash,
 )
@@ -242,8 +242,7 @@ def _chain(
     tenant: TenantRef, head: Head, records: list[Prepared], versions: list[int], now: datetime
 ) -> tuple[list[StoredRecord], CompactRange]:
     """Hash ``records`` onto the chain after ``head``; also advance its compact range."""
-    now_text = format_time(now)
-    tenant_text = str(tenant.id)
+    encoder = BatchEncoder(tenant=str(tenant.id), recorded_at=format_time(now))
     prev = head.last_hash
     seq = head.sequence
     compact = head.compact
@@ -251,21 +250,17 @@ def _chain(
     for item, version in zip(records, versions, strict=True):
         seq += 1
         leaf = leaf_hash(
-            encode(
-                CanonicalFields(
-                    tenant_text,
-                    seq,
-                    item.stream_id,
-                    version,
-                    str(item.event_id),
-                    item.type,
-                    item.schema_version,
-                    item.subject_ref,
-                    item.payload_json,
-                    item.metadata_json,
-                    now_text,
-                    prev,
-                )
+            encoder.encode(
+                seq,
+                item.stream_id,
+                version,
+                str(item.event_id),
+                item.type,
+                item.schema_version,
+                item.subject_ref,
+                item.payload_json,
+                item.metadata_json,
+                prev,
             )
         )
         compact.append(leaf)
