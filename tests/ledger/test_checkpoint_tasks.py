@@ -132,9 +132,6 @@ def start_worker(django_db_setup: None, tmp_path: Path) -> Iterator[Callable[...
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(*, region: str, queue: str) -> Path:
-        with app.connection_for_write() as connection:
-            # No leftovers of earlier runs.
-            connection.default_channel.queue_purge(queue)  # type: ignore[attr-defined]
         log = tmp_path / f"worker-{region}.log"
         env = {
             **os.environ,
@@ -161,6 +158,12 @@ def start_worker(django_db_setup: None, tmp_path: Path) -> Iterator[Callable[...
             process.wait()
 
 
+def _purge(queue: str) -> None:
+    """Drop leftovers of earlier runs from the queue."""
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(queue)  # type: ignore[attr-defined]
+
+
 def _wait_for(check: Callable[[], bool], *, log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -173,9 +176,13 @@ def _wait_for(check: Callable[[], bool], *, log: Path, timeout: float = 120.0) -
 def test_region_worker_process_makes_the_requested_checkpoint(start_worker):
     tenant = TenantFactory(slug="worked-us", region="us")
     _grow(tenant, 5)
-    log = start_worker(region="us", queue=settings.REGIONS["us"].celery_queue)
+    queue = settings.REGIONS["us"].celery_queue
+    _purge(queue)
+    # Published before the worker starts: the filesystem transport can lose a message that
+    # a polling consumer opens while it is still being written.
     with tenant_context(tenant):
         checkpoint_tenant.delay()
+    log = start_worker(region="us", queue=queue)
     _wait_for(lambda: _sizes(tenant) == [5], log=log)
     # The worker signed with the tenant's key: the next local checkpoint verifies alike.
     with tenant_context(tenant):
@@ -189,9 +196,11 @@ def test_worker_of_another_region_refuses_a_us_checkpoint(start_worker):
     tenant = TenantFactory(slug="misrouted-us", region="us")
     _grow(tenant, 2)
     # An eu worker wrongly consuming the us queue (a misconfiguration) must not run us tasks.
-    log = start_worker(region="eu", queue=settings.REGIONS["us"].celery_queue)
+    queue = settings.REGIONS["us"].celery_queue
+    _purge(queue)
     with tenant_context(tenant):
         checkpoint_tenant.delay()
+    log = start_worker(region="eu", queue=queue)
     _wait_for(lambda: "WrongRegion" in log.read_text(), log=log)
     assert "is for region 'us'; this worker serves 'eu'" in log.read_text()
     assert _sizes(tenant) == []
