@@ -8,8 +8,9 @@ statement is a write (so the busy timeout applies instead of a failed lock upgra
 writers within one process queue on a lock instead of spinning.
 
 Hot paths use raw SQL through Django's connection (so row-level security and the app role
-still apply): one statement locks the head and reads the stream's version, one inserts
-every row of the batch, one moves the head.
+still apply). PostgreSQL appends go through callseal.ledger.pgappend (one function call locks
+the head and, when this process guessed the head right, inserts the batch); SQLite locks the
+head with a write, inserts multi-row, and moves the head.
 """
 
 from __future__ import annotations
