@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 
 from callseal.ledger import projections, store
 from callseal.ledger.canonical import canonical_json
+from callseal.ledger.ids import new_event_id
 from callseal.tenancy.context import TenantRef, tenant_context
 
 _METADATA = canonical_json({"actor": "eventsourcing"})
@@ -54,7 +55,7 @@ class LedgerApplicationRecorder(ApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         records = [
             store.Prepared(
-                event_id=uuid.uuid4(),
+                event_id=new_event_id(),
                 type=e.topic,
                 schema_version=1,
                 subject_ref=None,

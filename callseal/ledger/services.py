@@ -13,6 +13,7 @@ from callseal.crypto.services import seal_field, subject_key, subject_key_destro
 from callseal.ledger import store
 from callseal.ledger.canonical import canonical_json
 from callseal.ledger.events import RecordedEvent, SubjectErased
+from callseal.ledger.ids import new_event_id
 from callseal.ledger.reading import SEALED_KEY, _field_ad, decode
 from callseal.ledger.registry import LedgerInputError, SchemaMismatch, event_payload
 from callseal.observability import request_id_var
@@ -104,7 +105,7 @@ def ledger_append(
         raise LedgerInputError("no events to append")
     if expected_version is not None and expected_version < 0:
         raise LedgerInputError("expected_version must be >= 0")
-    ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
+    ids = list(event_ids) if event_ids is not None else [new_event_id() for _ in events]
     if len(ids) != len(events) or len(set(ids)) != len(ids):
         raise LedgerInputError("event_ids must be distinct, one per event")
     metadata_json = _metadata(tenant, actor, causation_id, correlation_id)

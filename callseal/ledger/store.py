@@ -8,8 +8,9 @@ statement is a write (so the busy timeout applies instead of a failed lock upgra
 writers within one process queue on a lock instead of spinning.
 
 Hot paths use raw SQL through Django's connection (so row-level security and the app role
-still apply): one statement locks the head and reads the stream's version, one inserts
-every row of the batch, one moves the head.
+still apply). PostgreSQL appends go through callseal.ledger.pgappend (one function call locks
+the head and, when this process guessed the head right, inserts the batch); SQLite locks the
+head with a write, inserts multi-row, and moves the head.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, transaction
+from psycopg.types.datetime import TimestamptzLoader
 
-from callseal.ledger.canonical import GENESIS_HASH, CanonicalFields, format_time, leaf_hash
+from callseal.ledger import pgappend
+from callseal.ledger.canonical import (
+    GENESIS_HASH,
+    BatchEncoder,
+    CanonicalFields,
+    format_time,
+    leaf_hash,
+)
 from callseal.ledger.merkle import CompactRange
 from callseal.tenancy.context import TenantRef
 from callseal.tenancy.router import region_alias
@@ -34,7 +43,6 @@ EVENT_COLUMNS = (
     "subject_ref, payload, metadata, recorded_at, prev_hash, leaf_hash"
 )
 _N_COLUMNS = 13
-_ROWS_PER_INSERT = {"postgresql": 1000, "sqlite": 999 // _N_COLUMNS}
 _sqlite_locks: dict[str, threading.RLock] = {}
 _sqlite_locks_guard = threading.Lock()
 
@@ -232,38 +240,31 @@ def _stored_by_event_ids(
     return [by_id[e] for e in event_ids]
 
 
-def _insert(
-    cursor: Any,
-    codec: _Codec,
-    tenant: TenantRef,
-    head: Head,
-    records: list[Prepared],
-    versions: list[int],
-) -> list[StoredRecord]:
-    now = datetime.now(UTC)
-    now_text = format_time(now)
-    tenant_text = str(tenant.id)
+def _chain(
+    tenant: TenantRef, head: Head, records: list[Prepared], versions: list[int], now: datetime
+) -> tuple[list[StoredRecord], CompactRange]:
+    """Hash ``records`` onto the chain after ``head``; also advance its compact range."""
+    encoder = BatchEncoder(tenant=str(tenant.id), recorded_at=format_time(now))
     prev = head.last_hash
     seq = head.sequence
     compact = head.compact
     stored: list[StoredRecord] = []
     for item, version in zip(records, versions, strict=True):
         seq += 1
-        fields = CanonicalFields(
-            tenant_text,
-            seq,
-            item.stream_id,
-            version,
-            str(item.event_id),
-            item.type,
-            item.schema_version,
-            item.subject_ref,
-            item.payload_json,
-            item.metadata_json,
-            now_text,
-            prev,
+        leaf = leaf_hash(
+            encoder.encode(
+                seq,
+                item.stream_id,
+                version,
+                str(item.event_id),
+                item.type,
+                item.schema_version,
+                item.subject_ref,
+                item.payload_json,
+                item.metadata_json,
+                prev,
+            )
         )
-        leaf = leaf_hash(fields.encode())
         compact.append(leaf)
         stored.append(
             StoredRecord(
@@ -283,15 +284,23 @@ def _insert(
             )
         )
         prev = leaf
+    return stored, compact
+
+
+def _insert_sqlite(
+    cursor: Any,
+    codec: _Codec,
+    tenant: TenantRef,
+    head: Head,
+    records: list[Prepared],
+    versions: list[int],
+) -> list[StoredRecord]:
+    now = datetime.now(UTC)
+    stored, compact = _chain(tenant, head, records, versions, now)
     tid = codec.uuid_param(tenant.id)
     when = codec.time_param(now)
-    step = _ROWS_PER_INSERT["postgresql" if codec.pg else "sqlite"]
+    step = 999 // _N_COLUMNS  # SQLite's default limit on host parameters
     row_sql = "(" + ", ".join(["%s"] * _N_COLUMNS) + ")"
-    head_sql = (
-        "UPDATE ledger_tenanthead SET sequence = %s, last_hash = %s, frontier = %s"
-        " WHERE tenant_id = %s"
-    )
-    head_params = [seq, prev, compact.pack(), tid]
     for start in range(0, len(stored), step):
         chunk = stored[start : start + step]
         params: list[Any] = []
@@ -311,21 +320,20 @@ def _insert(
                 r.prev_hash,
                 r.leaf_hash,
             ]
-        insert_sql = f"INSERT INTO ledger_event ({EVENT_COLUMNS}) VALUES " + ", ".join(  # noqa: S608 - constants and placeholders only
-            [row_sql] * len(chunk)
+        cursor.execute(
+            f"INSERT INTO ledger_event ({EVENT_COLUMNS}) VALUES "  # noqa: S608 - constants and placeholders only
+            + ", ".join([row_sql] * len(chunk)),
+            params,
         )
-        last_chunk = start + step >= len(stored)
-        if codec.pg and last_chunk:
-            # One round trip for the last rows and the head move.
-            cursor.execute(f"WITH ins AS ({insert_sql}) {head_sql}", [*params, *head_params])
-        else:
-            cursor.execute(insert_sql, params)
-    if not codec.pg:
-        cursor.execute(head_sql, head_params)
+    cursor.execute(
+        "UPDATE ledger_tenanthead SET sequence = %s, last_hash = %s, frontier = %s"
+        " WHERE tenant_id = %s",
+        [stored[-1].sequence, stored[-1].leaf_hash, compact.pack(), tid],
+    )
     return stored
 
 
-def _append(
+def _append_sqlite(
     tenant: TenantRef,
     records: list[Prepared],
     stream_id: str | None,
@@ -336,7 +344,118 @@ def _append(
     with writing(alias), transaction.atomic(using=alias):
         cursor = connections[alias].cursor()
         head, stream_version = _lock_head(cursor, codec, tenant.id, stream_id)
-        return _insert(cursor, codec, tenant, head, records, versions_for(stream_version))
+        return _insert_sqlite(cursor, codec, tenant, head, records, versions_for(stream_version))
+
+
+# This process's last append per (alias, tenant): (sequence, last hash, packed frontier), and
+# the versions of streams it appended to. Only guesses: pgappend checks them under the lock,
+# so a stale entry (another process appended, a transaction rolled back) costs one round trip.
+_head_guess: dict[tuple[str, uuid.UUID], tuple[int, bytes, bytes]] = {}
+_version_guess: dict[tuple[str, uuid.UUID, str], int] = {}
+_MAX_VERSION_GUESSES = 100_000
+
+
+def _batch(stored: list[StoredRecord], compact: CompactRange, now: datetime) -> pgappend.Batch:
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(11))
+    (seqs, streams, versions, ids, types, schemas, subjects, payloads, metas, prevs, leaves) = (
+        columns
+    )
+    for r in stored:
+        seqs.append(r.sequence)
+        streams.append(r.stream_id)
+        versions.append(r.stream_version)
+        ids.append(r.event_id)
+        types.append(r.type)
+        schemas.append(r.schema_version)
+        subjects.append(r.subject_ref)
+        payloads.append(r.payload_json)
+        metas.append(r.metadata_json)
+        prevs.append(r.prev_hash)
+        leaves.append(r.leaf_hash)
+    return pgappend.Batch(columns, now, (stored[-1].sequence, stored[-1].leaf_hash, compact.pack()))
+
+
+def _remember_on_commit(
+    alias: str, tenant: TenantRef, stored: list[StoredRecord], frontier: bytes
+) -> None:
+    """Guess from this append once it is committed: a guess must never be ahead of what a
+    later statement's snapshot can see (see pgappend)."""
+
+    def remember() -> None:
+        _head_guess[(alias, tenant.id)] = (stored[-1].sequence, stored[-1].leaf_hash, frontier)
+        if len(_version_guess) >= _MAX_VERSION_GUESSES:
+            _version_guess.clear()
+        for record in stored:
+            _version_guess[(alias, tenant.id, record.stream_id)] = record.stream_version
+
+    transaction.on_commit(remember, using=alias)
+
+
+def _append_pg(
+    tenant: TenantRef,
+    records: list[Prepared],
+    *,
+    stream_id: str | None,
+    expected_version: int | None,
+    exact: bool,
+) -> list[StoredRecord]:
+    """See callseal.ledger.pgappend. Stale versions and retries are recognised under the
+    lock, before any statement can fail, so ``append`` needs no savepoint; ``append_exact``
+    keeps one because the adapter expects a unique violation to leave its caller's
+    transaction usable."""
+    alias = alias_for(tenant)
+    ids = [] if exact else [r.event_id for r in records]
+
+    def hashed(
+        sequence: int, last_hash: bytes, frontier: bytes, version: int
+    ) -> tuple[list[StoredRecord], pgappend.Batch]:
+        head = Head(sequence, last_hash, CompactRange.unpack(sequence, frontier))
+        versions = (
+            [r.stream_version for r in records]
+            if exact
+            else list(range(version + 1, version + 1 + len(records)))
+        )
+        now = datetime.now(UTC)
+        stored, compact = _chain(tenant, head, records, versions, now)
+        return stored, _batch(stored, compact, now)
+
+    with transaction.atomic(using=alias, savepoint=exact):
+        speculation, guessed = None, None
+        guess = None if exact else _head_guess.get((alias, tenant.id))
+        if guess is not None:
+            assert stream_id is not None
+            version = expected_version
+            if version is None:
+                version = _version_guess.get((alias, tenant.id, stream_id), 0)
+            guessed = hashed(*guess, version)
+            speculation = pgappend.Speculation(guess[0], guess[1], version, guessed[1])
+        locked = pgappend.lock(
+            alias,
+            tenant_id=tenant.id,
+            stream_id=stream_id,
+            event_ids=ids,
+            speculation=speculation,
+        )
+        if locked.applied and guessed is not None:
+            _remember_on_commit(alias, tenant, guessed[0], guessed[1].head[2])
+            return guessed[0]
+        if not locked.known and expected_version in (None, locked.version):
+            stored, batch = hashed(
+                locked.sequence, locked.last_hash, locked.frontier, locked.version
+            )
+            pgappend.insert(alias, tenant_id=tenant.id, batch=batch)
+            _remember_on_commit(alias, tenant, stored, batch.head[2])
+            return stored
+    # Nothing failed in the database, so the caller's transaction is still usable here.
+    if locked.known == len(ids):
+        retried = _stored_by_event_ids(tenant, ids)
+        assert retried is not None
+        return retried
+    if locked.known:
+        raise DuplicateEvent(f"{locked.known} of these {len(ids)} event ids are stored already")
+    assert stream_id is not None
+    assert expected_version is not None
+    raise ConcurrencyError(stream_id, expected_version, locked.version)
 
 
 def append(
@@ -367,8 +486,12 @@ def append(
         )
         for r in records
     ]
+    if _Codec(alias_for(tenant)).pg:
+        return _append_pg(
+            tenant, records, stream_id=stream_id, expected_version=expected_version, exact=False
+        )
     try:
-        return _append(tenant, records, stream_id, versions_for)
+        return _append_sqlite(tenant, records, stream_id, versions_for)
     except (ConcurrencyError, IntegrityError):
         # A retry of an append that already succeeded returns what was stored.
         stored = _stored_by_event_ids(tenant, [r.event_id for r in records])
@@ -383,7 +506,11 @@ def append_exact(*, tenant: TenantRef, records: list[Prepared]) -> list[StoredRe
     if not records:
         return []
     try:
-        return _append(tenant, records, None, lambda _: [r.stream_version for r in records])
+        if _Codec(alias_for(tenant)).pg:
+            return _append_pg(tenant, records, stream_id=None, expected_version=None, exact=True)
+        return _append_sqlite(tenant, records, None, lambda _: [r.stream_version for r in records])
+    except DuplicateEvent:
+        raise
     except IntegrityError as exc:
         raise DuplicateEvent(str(exc)) from exc
 
@@ -443,6 +570,11 @@ def select(
         f" ORDER BY {key} {order} LIMIT %s"
     )
     with read_guard(alias), connections[alias].cursor() as cursor:
+        if codec.pg:
+            # Django's timestamptz loader is pure Python (a regex per value, a third of
+            # ledger_verify's time); psycopg's own C loader gives the same aware datetimes
+            # because Django's connections run in UTC.
+            cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(sql, [*params, limit])
         return [codec.record(row) for row in cursor.fetchall()]
 

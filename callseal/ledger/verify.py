@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from callseal.ledger import checkpoint as notes
 from callseal.ledger import store
-from callseal.ledger.canonical import GENESIS_HASH, leaf_hash
+from callseal.ledger.canonical import GENESIS_HASH, BatchEncoder, format_time, leaf_hash
 from callseal.ledger.merkle import CompactRange
 from callseal.ledger.models import Checkpoint
 from callseal.ledger.signing import public_keys
@@ -93,6 +93,8 @@ def verify_tenant(
     fault = checkpoints_at(0)
     if fault:
         return report(fault)
+    encoder_key: tuple[object, object] = (None, None)
+    encoder = BatchEncoder(tenant="", recorded_at="")
     for record in store.iterate(tenant, chunk=chunk):
         if record.sequence != expected_seq:
             return report(
@@ -103,7 +105,26 @@ def verify_tenant(
                     f"prev hash {record.prev_hash.hex()}",
                 )
             )
-        computed = leaf_hash(record.canonical_fields().encode())
+        # The events of one append share their time: encode the shared fields once.
+        if (record.tenant_id, record.recorded_at) != encoder_key:
+            encoder_key = (record.tenant_id, record.recorded_at)
+            encoder = BatchEncoder(
+                tenant=str(record.tenant_id), recorded_at=format_time(record.recorded_at)
+            )
+        computed = leaf_hash(
+            encoder.encode(
+                record.sequence,
+                record.stream_id,
+                record.stream_version,
+                str(record.event_id),
+                record.type,
+                record.schema_version,
+                record.subject_ref,
+                record.payload_json,
+                record.metadata_json,
+                record.prev_hash,
+            )
+        )
         if computed != record.leaf_hash:
             return report(
                 Fault(record.sequence, "leaf hash mismatch", computed.hex(), record.leaf_hash.hex())

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from callseal.ledger import checkpoint as notes
 from callseal.ledger import merkle
-from callseal.ledger.canonical import CanonicalFields, leaf_hash
+from callseal.ledger.canonical import BatchEncoder, CanonicalFields, leaf_hash
 
 LEAVES = [leaf_hash(bytes([i])) for i in range(33)]
 
@@ -92,6 +92,49 @@ def test_canonical_encoding_is_the_documented_bytes():
             '"recorded_at":"2026-01-01T00:00:00.000000Z","prev":"' + "0" * 64 + '"}'
         ).encode()
     )
+
+
+@pytest.mark.parametrize(
+    ("stream", "subject", "kind"),
+    [
+        ("call-1", None, "t"),
+        ('quote"back\\slash\nnewline', "ref-1", "x.y"),
+        ("ünïcødé ☎ \u2028", "sübject", "tÿpe"),
+    ],
+)
+def test_batch_encoder_produces_exactly_the_canonical_bytes(stream, subject, kind):
+    tenant, at = "00000000-0000-0000-0000-00000000000a", "2026-01-01T00:00:00.000001Z"
+    encoder = BatchEncoder(tenant=tenant, recorded_at=at)
+    for seq, prev in ((1, bytes(32)), (2**40, bytes(range(32)))):
+        fields = CanonicalFields(
+            tenant=tenant,
+            seq=seq,
+            stream=stream,
+            stream_version=seq + 1,
+            event_id="00000000-0000-0000-0000-000000000002",
+            type=kind,
+            schema_version=3,
+            subject=subject,
+            payload_json='{"a":"é\\u0000"}',
+            metadata_json='{"actor":"u"}',
+            recorded_at=at,
+            prev=prev,
+        )
+        assert (
+            encoder.encode(
+                seq,
+                stream,
+                seq + 1,
+                "00000000-0000-0000-0000-000000000002",
+                kind,
+                3,
+                subject,
+                '{"a":"é\\u0000"}',
+                '{"actor":"u"}',
+                prev,
+            )
+            == fields.encode()
+        )
 
 
 def test_signed_checkpoint_round_trips_and_names_its_key():

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
+from django.db.transaction import TransactionManagementError
 
 from callseal.tenancy.context import current_tenant_or_none
 
@@ -47,6 +48,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             execute(SET_TENANT_SQL, (wanted,), False, context)
             self._rls_applied = wanted
             return execute(sql, params, many, context)
+
+    def tenant_setting_applied(self, value: str) -> None:
+        """Record that a statement of the open transaction set ``callseal.tenant_id`` to
+        ``value`` transaction-locally itself (the ledger's append function does, saving a
+        round trip), so statements that follow need not set it again."""
+        if not self.in_atomic_block:
+            raise TransactionManagementError("the tenant setting is transaction-local")
+        self._rls_applied = value
 
     # A transaction's end (or a rolled-back savepoint, which reverts set_config) means the
     # setting must be applied again before the next statement.
