@@ -169,7 +169,9 @@ def test_finishing_a_recording_schedules_its_redaction(
             source_id = record(call_id=make_call().id, caller=pcm)
     finally:
         app.conf.task_always_eager = False
-    assert len(callbacks) == 1
+    # The ledger registers its own on-commit bookkeeping (the head guess); ours is the rest.
+    scheduled = [c for c in callbacks if not c.__module__.startswith("callseal.ledger")]
+    assert len(scheduled) == 1
     (copy,) = Recording.objects.filter(kind=RecordingKind.REDACTED)
     assert copy.source_id == source_id
     assert ledger_read_stream(stream_id=f"recording-{source_id}")[-1].data["spans"] == 16
