@@ -5,6 +5,7 @@ and call one service or selector; permissions are checked in those."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +22,7 @@ from analytics.selectors import summaries_for
 from calls import listing, numbers, selectors, supervision
 from calls.models import TERMINAL_STATUSES
 from calls.timeline import call_record
+from callseal.tenancy.context import tenant_context
 from callseal.tenancy.permissions import Perm, require, role_allows
 from compliance.models import Recording, RecordingKind, RecordingStatus
 from compliance.recording.services import RecordingUnavailable, recording_open_for_playback
@@ -205,8 +207,18 @@ def recording_audio(
         )
     except RecordingUnavailable as exc:
         return HttpResponse(str(exc), status=410)
-    response = StreamingHttpResponse(playback.chunks, content_type=playback.content_type)
+    response = StreamingHttpResponse(
+        _in_tenant(request.tenant, playback.chunks),  # type: ignore[attr-defined]
+        content_type=playback.content_type,
+    )
     response["Content-Length"] = str(playback.content_length)
     response["Cache-Control"] = "no-store"
     response["Content-Disposition"] = f'inline; filename="{playback.filename}"'
     return response
+
+
+def _in_tenant(tenant: Any, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The body is produced after the view returns, outside the middleware's tenant context;
+    decryption reads the tenant's keys, so the context goes with the iterator."""
+    with tenant_context(tenant):
+        yield from chunks
