@@ -7,4 +7,4 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the test-call event types and the projections (ledger_replay finds them).
-        from analytics import events, projections, testcalls  # noqa: F401
+        from analytics import agent_test_calls, events, projections  # noqa: F401

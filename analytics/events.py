@@ -8,7 +8,7 @@ from typing import Any
 from callseal.ledger.registry import register_event
 
 
-def testcall_stream(test_call_id: object) -> str:
+def agent_test_call_stream(test_call_id: object) -> str:
     return f"test-call-{test_call_id}"
 
 

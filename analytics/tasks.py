@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from analytics.agent_test_calls import agent_test_call_run
 from analytics.projections import CallAnalyticsProjection
-from analytics.testcalls import testcall_run
 from callseal.celery import app
 from callseal.ledger.projections import projection_run
 from callseal.tenancy.context import current_tenant, tenant_context
@@ -24,4 +24,6 @@ def catch_up_region(region: str) -> int:
 
 @app.task(name="analytics.run_test_call")
 def run_test_call(test_call_id: str, base_url: str) -> None:
-    testcall_run(tenant=current_tenant(), test_call_id=uuid.UUID(test_call_id), base_url=base_url)
+    agent_test_call_run(
+        tenant=current_tenant(), test_call_id=uuid.UUID(test_call_id), base_url=base_url
+    )

@@ -100,7 +100,7 @@ def call_page(
     if status:
         calls = calls.filter(status=status)
     if outcome:
-        calls = calls.filter(outcome=outcome)
+        calls = calls.filter(outcome=outcome)  # type: ignore[misc]  # the annotation
     if agent:
         calls = calls.filter(agent_id=agent)
     if number:

@@ -25,7 +25,7 @@ CATEGORY = {
     "call.escalation_requested": "escalation",
     "call.end_requested": "supervision",
     "agent.fallback": "fallback",
-    **{t: "consent" for t in CONSENT},
+    **dict.fromkeys(CONSENT, "consent"),
 }
 
 
@@ -57,13 +57,14 @@ def describe(event: RecordedEvent) -> str:
     d = event.data
     t = event.type
     if t == "call.started":
-        return f"from {d.get('from_masked', '')} to {d.get('to_number', '')}, region {d.get('region', '')}"
+        return f"from {d.get('from_masked')} to {d.get('to_number')}, region {d.get('region')}"
     if t == "stream.connected":
         return f"media stream {d.get('stream_index')} connected"
     if t == "call.resumed":
         return f"resumed on stream {d.get('stream_index')}"
     if t == "stream.ended":
-        return f"stream {d.get('stream_index')} ended ({d.get('reason')}), {d.get('frames_in')} frames in"
+        index, reason = d.get("stream_index"), d.get("reason")
+        return f"stream {index} ended ({reason}), {d.get('frames_in')} frames in"
     if t == "call.status_changed":
         return f"Twilio status {d.get('twilio_status')}"
     if t == "call.ended":

@@ -168,8 +168,8 @@ def recording_grant(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     url = recording_url(
         call_id=call_id,
         recording_id=chosen.id,
-        tenant_id=request.tenant.id,
-        reason=reason,  # type: ignore[attr-defined]
+        tenant_id=request.tenant.id,  # type: ignore[attr-defined]
+        reason=reason,
     )
     return render(request, "calls/_player.html", {"url": url, "recording": chosen})
 
@@ -190,7 +190,7 @@ def recording_url(
 @require_GET
 def recording_audio(
     request: HttpRequest, call_id: uuid.UUID, recording_id: uuid.UUID
-) -> HttpResponse:
+) -> HttpResponse | StreamingHttpResponse:
     """Decrypt and stream the recording (WAV); ``recording.accessed`` records the reason."""
     selectors.call_get(call_id=call_id)  # 404 for another tenant's call
     try:

@@ -346,7 +346,7 @@ CALLSEAL_INFERENCE_HEALTH_CACHE_S = _setting("CALLSEAL_INFERENCE_HEALTH_CACHE_S"
 # Where test calls reach this deployment's Twilio webhook (the simulator posts there);
 # empty: the address the admin's browser used.
 CALLSEAL_SELF_URL = _setting("CALLSEAL_SELF_URL", str, "")
-# "celery" (the region's worker) or "thread" (in the web process; analytics/testcalls.py).
+# "celery" (the region's worker) or "thread" (in the web process; analytics/agent_test_calls.py).
 CALLSEAL_TEST_CALL_RUNNER = _setting("CALLSEAL_TEST_CALL_RUNNER", str, "celery")
 if CALLSEAL_TEST_CALL_RUNNER not in {"celery", "thread"}:
     raise ImproperlyConfigured("CALLSEAL_TEST_CALL_RUNNER: celery or thread")

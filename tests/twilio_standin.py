@@ -51,7 +51,7 @@ class TwilioStandIn:
     def check(self, method: str, path: str, headers: Any, body: str) -> tuple[int, Any, Seen]:
         params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
         seen = Seen(method, path, params)
-        for pattern, template, item in self._routes:
+        for pattern, _template, item in self._routes:
             match = pattern.match(path)
             if match and method.lower() in item:
                 operation = item[method.lower()]
@@ -67,7 +67,9 @@ class TwilioStandIn:
                 if rx and not re.match(rx, value):
                     seen.errors.append(f"path {param['name']}={value!r} !~ {rx}")
         auth = headers.get("Authorization", "")
-        user, _, password = base64.b64decode(auth.removeprefix("Basic ") or b"").decode().partition(":")
+        user, _, password = (
+            base64.b64decode(auth.removeprefix("Basic ") or b"").decode().partition(":")
+        )
         if not auth.startswith("Basic ") or self.accounts.get(user) != password:
             seen.errors.append("bad credentials")
             return 401, {"code": 20003, "message": "Authenticate"}, seen

@@ -66,7 +66,7 @@ class ConsoleConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):  # type:
         if refusal is not None:
             await self.send_json({"error": refusal})
             return
-        group = group_for(self.scope["tenant"], topic)
+        group = group_for(self.scope["tenant"], str(topic))
         if group not in self.groups_joined:
             if len(self.groups_joined) >= MAX_SUBSCRIPTIONS:
                 await self.send_json({"error": f"at most {MAX_SUBSCRIPTIONS} topics"})

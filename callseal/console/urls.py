@@ -1,6 +1,6 @@
 from django.urls import path
 
-from callseal.console import dashboard, members, numbers, testcalls, views
+from callseal.console import agent_test_calls, dashboard, members, numbers, views
 
 app_name = "console"
 urlpatterns = [
@@ -17,15 +17,19 @@ urlpatterns = [
     path(
         "settings/members/<int:membership_id>/remove/", members.member_delete, name="member_remove"
     ),
-    path("agents/<uuid:agent_id>/test-call/", testcalls.test_call_create, name="test_call_create"),
+    path(
+        "agents/<uuid:agent_id>/test-call/",
+        agent_test_calls.test_call_create,
+        name="test_call_create",
+    ),
     path(
         "agents/<uuid:agent_id>/test-calls/<uuid:test_call_id>/",
-        testcalls.test_call_page,
+        agent_test_calls.test_call_page,
         name="test_call",
     ),
     path(
         "agents/<uuid:agent_id>/test-calls/<uuid:test_call_id>/status/",
-        testcalls.test_call_status,
+        agent_test_calls.test_call_status,
         name="test_call_status",
     ),
 ]

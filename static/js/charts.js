@@ -18,7 +18,7 @@
   const l = data("latency-data");
   new uPlot({
     width: width(latEl), height: 220, spanGaps: false,
-    series: [{}, { label: "p50 ms", stroke: "#0b5cad", width: 2 }, { label: "p95 ms", stroke: "#b3261e", width: 2 }],
+    series: [{}, { label: "p50 ms", stroke: "#0b5cad", width: 2, points: { show: true, size: 6 } }, { label: "p95 ms", stroke: "#b3261e", width: 2, points: { show: true, size: 6 } }],
     axes: [{}, { label: "ms" }],
   }, [l.t, l.p50, l.p95], latEl);
 })();

@@ -10,7 +10,12 @@ from typing import Any
 from callseal.ledger.registry import Personal, register_event, spec_for
 
 FIELDS: dict[str, list[tuple[str, Any]]] = {
-    "turn.caller": [("text", Personal[str]), ("redacted_text", str), ("started_ms", int), ("ended_ms", int)],
+    "turn.caller": [
+        ("text", Personal[str]),
+        ("redacted_text", str),
+        ("started_ms", int),
+        ("ended_ms", int),
+    ],
     "turn.agent": [("text", Personal[str]), ("heard_text", Personal[str]), ("interrupted", bool)],
     "turn.latency": [
         ("asr_final_ms", int),
@@ -19,13 +24,30 @@ FIELDS: dict[str, list[tuple[str, Any]]] = {
         ("first_frame_ms", int),
         ("voice_to_voice_ms", int),
     ],
-    "inference.hop": [("service", str), ("region", str), ("model", str), ("model_version", str), ("engine", str)],
+    "inference.hop": [
+        ("service", str),
+        ("region", str),
+        ("model", str),
+        ("model_version", str),
+        ("engine", str),
+    ],
     "tool.called": [("name", str), ("arguments", dict[str, Any]), ("result", dict[str, Any])],
     "call.escalated": [("reason", str), ("queue", str), ("summary", str)],
     "agent.fallback": [("reason", str), ("detail", str)],
     "call.agent_assigned": [("agent_id", str), ("agent_version", int)],
-    "consent.announcement_played": [("announcement_version", str), ("at", str), ("audio_offset_ms", int), ("requirement", str)],
-    "consent.given": [("announcement_version", str), ("at", str), ("audio_offset_ms", int), ("method", str), ("signal", str)],
+    "consent.announcement_played": [
+        ("announcement_version", str),
+        ("at", str),
+        ("audio_offset_ms", int),
+        ("requirement", str),
+    ],
+    "consent.given": [
+        ("announcement_version", str),
+        ("at", str),
+        ("audio_offset_ms", int),
+        ("method", str),
+        ("signal", str),
+    ],
 }
 CLASSES: dict[str, Any] = {}
 for _type, _fields in FIELDS.items():

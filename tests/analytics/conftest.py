@@ -47,12 +47,28 @@ class CallDriver:
                     subject=self.subject,
                 )
 
-    def turn(self, caller: str, redacted: str, agent: str, v2v: int, *, inline: bool = True) -> None:
+    def turn(
+        self, caller: str, redacted: str, agent: str, v2v: int, *, inline: bool = True
+    ) -> None:
         self.record(
             event("turn.caller", text=caller, redacted_text=redacted, started_ms=0, ended_ms=900),
-            event("inference.hop", service="asr", region=self.tenant.region, model="tiny.en", model_version="1", engine="ctranslate2"),
+            event(
+                "inference.hop",
+                service="asr",
+                region=self.tenant.region,
+                model="tiny.en",
+                model_version="1",
+                engine="ctranslate2",
+            ),
             event("turn.agent", text=agent, heard_text=agent, interrupted=False),
-            event("turn.latency", asr_final_ms=120, llm_first_token_ms=200, tts_first_audio_ms=90, first_frame_ms=20, voice_to_voice_ms=v2v),
+            event(
+                "turn.latency",
+                asr_final_ms=120,
+                llm_first_token_ms=200,
+                tts_first_audio_ms=90,
+                first_frame_ms=20,
+                voice_to_voice_ms=v2v,
+            ),
             inline=inline,
         )
 

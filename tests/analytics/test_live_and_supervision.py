@@ -27,13 +27,19 @@ async def _socket(client) -> WebsocketCommunicator:  # type: ignore[no-untyped-d
     ws = WebsocketCommunicator(
         application,
         "/ws/console/",
-        headers=[(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
+        headers=[
+            (b"cookie", cookie.encode()),
+            (b"origin", b"http://127.0.0.1"),
+            (b"host", b"127.0.0.1"),
+        ],
     )
     assert (await ws.connect())[0]
     return ws
 
 
-async def test_a_calls_turns_are_pushed_redacted_to_its_followers(client, login_as, acme_us, us_number):
+async def test_a_calls_turns_are_pushed_redacted_to_its_followers(
+    client, login_as, acme_us, us_number
+):
     await sync_to_async(login_as)(acme_us, Role.SUPERVISOR)
     call = await sync_to_async(CallDriver)(acme_us, us_number)
     ws = await _socket(client)
@@ -42,11 +48,24 @@ async def test_a_calls_turns_are_pushed_redacted_to_its_followers(client, login_
     await sync_to_async(call.turn)("card 4111 1111 1111 1111", "card [CARD]", "Noted.", 600)
     caller = await ws.receive_json_from(timeout=5)
     agent = await ws.receive_json_from(timeout=5)
-    assert caller == {"topic": f"call:{call.call_id}", "event": {"kind": "turn", "version": 2, "speaker": "caller", "text": "card [CARD]"}}
-    assert agent["event"] == {"kind": "turn", "version": 4, "speaker": "agent", "text": "Noted.", "interrupted": False}
+    assert caller == {
+        "topic": f"call:{call.call_id}",
+        "event": {"kind": "turn", "version": 2, "speaker": "caller", "text": "card [CARD]"},
+    }
+    assert agent["event"] == {
+        "kind": "turn",
+        "version": 4,
+        "speaker": "agent",
+        "text": "Noted.",
+        "interrupted": False,
+    }
     assert (await ws.receive_json_from(timeout=5))["event"]["kind"] == "latency"
     await sync_to_async(call.end)()
-    assert (await ws.receive_json_from(timeout=5))["event"] == {"kind": "ended", "status": "completed", "outcome": "contained"}
+    assert (await ws.receive_json_from(timeout=5))["event"] == {
+        "kind": "ended",
+        "status": "completed",
+        "outcome": "contained",
+    }
     await ws.disconnect()
 
 
@@ -96,7 +115,9 @@ def test_a_supervisor_ends_a_call_through_twilio_and_it_is_recorded(acme_us, us_
     supervisor = membership(user=UserFactory(), tenant=acme_us, role=Role.SUPERVISOR)
     call = CallDriver(acme_us, us_number)
     with tenant_context(acme_us):
-        supervision.call_supervisor_end(actor=supervisor, call_id=call.call_id, reason="abusive caller")
+        supervision.call_supervisor_end(
+            actor=supervisor, call_id=call.call_id, reason="abusive caller"
+        )
     (seen,) = twilio.requests
     assert (seen.method, seen.path, seen.params, seen.errors) == (
         "POST",
@@ -133,7 +154,9 @@ def test_twilio_refusal_records_nothing_and_roles_are_checked(acme_us, us_number
         with pytest.raises(ValidationError, match="give a reason"):
             supervision.call_supervisor_end(actor=supervisor, call_id=call.call_id, reason=" ")
         with pytest.raises(ValidationError, match="queue"):
-            supervision.call_supervisor_escalate(actor=supervisor, call_id=call.call_id, reason="x", queue="<Dial>")
+            supervision.call_supervisor_escalate(
+                actor=supervisor, call_id=call.call_id, reason="x", queue="<Dial>"
+            )
         with pytest.raises(PermissionDenied):
             supervision.call_supervisor_end(actor=agent, call_id=call.call_id, reason="x")
     assert _events(acme_us, call.call_id) == ["call.started"]

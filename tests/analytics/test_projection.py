@@ -37,10 +37,14 @@ def test_an_answered_call_is_contained_with_its_latency_and_inference_region(acm
     assert (summary.v2v_count, summary.v2v_sum_ms, summary.v2v_max_ms) == (2, 1460, 820)
     assert summary.v2v_avg_ms == 730
     assert summary.inference_regions == ["us"]
-    assert summary.duration_ms is not None and summary.duration_ms >= 0
+    assert summary.duration_ms is not None
+    assert summary.duration_ms >= 0
     assert _hours(acme_us) == [(1, 1, 0, 0)]
     with tenant_context(acme_us):
-        assert sorted(LatencySample.objects.values_list("voice_to_voice_ms", flat=True)) == [640, 820]
+        assert sorted(LatencySample.objects.values_list("voice_to_voice_ms", flat=True)) == [
+            640,
+            820,
+        ]
 
 
 def test_escalated_and_silent_calls_count_as_escalated_and_abandoned(acme_us, drive):
@@ -93,7 +97,9 @@ def test_catch_up_and_rebuild_change_nothing_already_applied(acme_us, drive):
     assert _summary(acme_us, second.call_id).v2v_max_ms == 900
 
 
-@pytest.mark.parametrize(("n", "pct", "index"), [(1, 50, 0), (1, 95, 0), (100, 50, 49), (100, 95, 94), (20, 95, 18)])
+@pytest.mark.parametrize(
+    ("n", "pct", "index"), [(1, 50, 0), (1, 95, 0), (100, 50, 49), (100, 95, 94), (20, 95, 18)]
+)
 def test_nearest_rank_percentile_index(n, pct, index):
     assert nearest_rank(n, pct) == index
 
@@ -106,7 +112,8 @@ def test_latency_percentiles_of_the_last_hour(acme_us, drive):
         figures = latency_last_hour()
         chart = volume_by_hour(hours=3)
     assert (figures.samples, figures.p50_ms, figures.p95_ms) == (10, 500, 1000)
-    assert chart["calls"][-1] == 1 and len(chart["t"]) == 3
+    assert chart["calls"][-1] == 1
+    assert len(chart["t"]) == 3
 
 
 def test_other_tenants_calls_are_not_counted(acme_us, acme_eu, drive):

@@ -81,8 +81,8 @@ def _recording_audio(tenant) -> str:
 
 
 def _test_call(tenant) -> str:
+    from analytics.agent_test_calls import _append
     from analytics.events import AgentTestCallRequested
-    from analytics.testcalls import _append
 
     agent_url = _agent(tenant)
     agent_id = agent_url.split("/")[2]

@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.selectors import agent_get
+from analytics.agent_test_calls import agent_test_call_get, agent_test_call_start
 from analytics.models import AgentTestCallStatus
-from analytics.testcalls import testcall_get, testcall_start
 from calls.selectors import call_get_by_sid
 from calls.timeline import call_record
 from callseal.tenancy.permissions import Perm, require
@@ -24,7 +24,7 @@ from callseal.tenancy.permissions import Perm, require
 @require_POST
 def test_call_create(request: HttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     try:
-        run = testcall_start(
+        run = agent_test_call_start(
             actor=request.membership,  # type: ignore[attr-defined]
             agent_id=agent_id,
             base_url=request.build_absolute_uri("/"),
@@ -37,7 +37,7 @@ def test_call_create(request: HttpRequest, agent_id: uuid.UUID) -> HttpResponse:
 
 def _context(request: HttpRequest, agent_id: uuid.UUID, test_call_id: uuid.UUID) -> dict[str, Any]:
     require(request.membership, Perm.VIEW_AGENTS)  # type: ignore[attr-defined]
-    run = testcall_get(test_call_id=test_call_id)
+    run = agent_test_call_get(test_call_id=test_call_id)
     if run.agent_id != agent_id:
         raise Http404("no such test call of this agent")
     call = call_get_by_sid(call_sid=run.twilio_call_sid)

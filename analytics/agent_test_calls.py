@@ -27,7 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.selectors import agent_get
-from analytics.events import AgentTestCallFinished, AgentTestCallRequested, testcall_stream
+from analytics.events import AgentTestCallFinished, AgentTestCallRequested, agent_test_call_stream
 from analytics.models import AgentTestCall, AgentTestCallStatus
 from calls.models import PhoneNumber
 from callseal.ledger import store
@@ -84,13 +84,17 @@ register_projection(AgentTestCallProjection)
 
 
 def _append(test_call_id: uuid.UUID, event: object, actor: str) -> None:
-    recorded = ledger_append(stream_id=testcall_stream(test_call_id), events=[event], actor=actor)
+    recorded = ledger_append(
+        stream_id=agent_test_call_stream(test_call_id), events=[event], actor=actor
+    )
     projection = AgentTestCallProjection()
     for item in recorded:
         projection.apply(item)
 
 
-def testcall_start(*, actor: Membership, agent_id: uuid.UUID, base_url: str) -> AgentTestCall:
+def agent_test_call_start(
+    *, actor: Membership, agent_id: uuid.UUID, base_url: str
+) -> AgentTestCall:
     """Record the request and start the run once it commits. Raises ValidationError when
     no phone number of this tenant is answered by the agent."""
     require(actor, Perm.MANAGE_AGENTS)
@@ -132,7 +136,9 @@ def _dispatch(tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-call")
             atexit.register(_executor.shutdown, wait=False, cancel_futures=True)
-        _executor.submit(testcall_run, tenant=tenant, test_call_id=test_call_id, base_url=base_url)
+        _executor.submit(
+            agent_test_call_run, tenant=tenant, test_call_id=test_call_id, base_url=base_url
+        )
         return
     from analytics.tasks import run_test_call
 
@@ -155,7 +161,7 @@ def speak(text: str) -> Any:
         return load_wav(path)
 
 
-def testcall_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None:
+def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None:
     """Place the call and record its result (never raises: a failure is a result)."""
     from calls import services
     from calls.simulator import Account, run_call
@@ -205,13 +211,13 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def testcall_get(*, test_call_id: uuid.UUID) -> AgentTestCall:
+def agent_test_call_get(*, test_call_id: uuid.UUID) -> AgentTestCall:
     from callseal.tenancy.selectors import tenant_object_get
 
     return tenant_object_get(AgentTestCall, id=test_call_id)
 
 
-def testcalls_recent(*, agent_id: uuid.UUID, limit: int = 5) -> list[AgentTestCall]:
+def agent_test_calls_recent(*, agent_id: uuid.UUID, limit: int = 5) -> list[AgentTestCall]:
     return list(
         AgentTestCall.objects.filter(tenant_id=current_tenant().id, agent_id=agent_id)[:limit]
     )
