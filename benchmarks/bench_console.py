@@ -29,7 +29,7 @@ def _worker() -> int:
     from django.test import Client
 
     call_command("migrate_all", verbosity=0)
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115, PTH123
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     from calls.models import Call, PhoneNumber
     from callseal.tenancy.context import tenant_context
     from callseal.tenancy.models import Tenant
@@ -73,13 +73,13 @@ def _worker() -> int:
         median = statistics.median(times)
         p95 = sorted(times)[int(0.95 * len(times)) - 1]
         peer = peer or median
-        print(f"{name:<24} median {median:7.1f} ms  p95 {p95:7.1f} ms  ×{median / peer:5.1f} peer")
+        print(f"{name:<24} median {median:7.1f} ms  p95 {p95:7.1f} ms  x{median / peer:5.1f} peer")
     return 0
 
 
 def main() -> int:
     var = ROOT / "var" / "bench-console"
-    subprocess.run(["rm", "-rf", str(var)], check=True)  # noqa: S607 - fresh demo data
+    subprocess.run(["rm", "-rf", str(var)], check=True)
     env = {
         k: v
         for k, v in os.environ.items()
