@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -47,6 +48,8 @@ def _context(request: HttpRequest, agent_id: uuid.UUID, test_call_id: uuid.UUID)
         "call": call,
         "record": call_record(call_id=call.id) if call is not None else None,
         "done": run.status in (AgentTestCallStatus.FINISHED, AgentTestCallStatus.FAILED),
+        "pipeline": settings.CALLSEAL_CALL_PIPELINE,
+        "echo": settings.CALLSEAL_CALL_PIPELINE.endswith(".EchoPipeline"),
     }
 
 
