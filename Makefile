@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install migrate seed run test test-fast lint format bench clean
+.PHONY: install migrate seed run test test-fast lint format bench clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt scripts/install.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh
@@ -37,6 +37,15 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Browser tests write var/screenshots/; this copies them into the README's docs/screenshots/.
+screenshots: install
+	$(PY) -m pytest -q tests/browser/test_console_flows.py
+	mkdir -p docs/screenshots
+	cp var/screenshots/dashboard.png var/screenshots/calls.png var/screenshots/call-detail.png \
+	   var/screenshots/agent.png var/screenshots/test-call.png docs/screenshots/
+	# The live transcript flow runs in servers mode only (a shared channel layer).
+	if [ -f var/screenshots/live-call.png ]; then cp var/screenshots/live-call.png docs/screenshots/; fi
 
 bench: install
 	$(PY) -m benchmarks

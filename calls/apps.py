@@ -7,4 +7,4 @@ class CallsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the call event types and the Call projection (ledger_replay finds it).
-        from calls import events, projections  # noqa: F401
+        from calls import events, projections, supervision  # noqa: F401

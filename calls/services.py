@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analytics.projections import analytics_project
 from calls import credentials, selectors
 from calls import events as ev
 from calls.models import (
@@ -144,7 +145,8 @@ def _record(
     subject: str | None = None,
     event_ids: list[uuid.UUID] | None = None,
 ) -> list[RecordedEvent]:
-    """Append to the call's stream and project onto the read model (caller's transaction)."""
+    """Append to the call's stream and project onto the read models (caller's transaction);
+    the console's live views hear of it once the transaction commits (analytics.live)."""
     recorded = ledger_append(
         stream_id=ev.call_stream(call_id),
         events=events,
@@ -153,6 +155,7 @@ def _record(
         event_ids=event_ids,
     )
     project(recorded)
+    analytics_project(recorded)
     return recorded
 
 

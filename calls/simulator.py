@@ -170,12 +170,14 @@ async def run_call(
     echo: bool = True,
     trailing_ms: int = 600,
     follow_redirect: bool = True,
+    call_sid: str | None = None,
 ) -> CallReport:
     """One call. With ``barge_in`` the caller starts speaking at ``audio``'s first loud
     frame (send silence before it to let the agent talk). When the stream drops without
     ``stop``, the stand-in does what Twilio does: it follows the TwiML's ``<Redirect>`` and
-    continues the same call on the stream the new TwiML names."""
-    call_sid = "CA" + uuid.uuid4().hex
+    continues the same call on the stream the new TwiML names. ``call_sid`` lets the caller
+    know the call's SID in advance (test calls from the console)."""
+    call_sid = call_sid or "CA" + uuid.uuid4().hex
     report = CallReport(call_sid=call_sid)
     params = {
         "AccountSid": account.account_sid,

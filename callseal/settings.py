@@ -324,6 +324,34 @@ for _name in ("CALLSEAL_STREAM_TOKEN_TTL_S", "CALLSEAL_PLAYER_LEAD_MS"):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"{_name}: must be positive")
 
+# --- Console and analytics (docs/adr/0011-console.md) ------------------------------------
+# Catch-up of the dashboard projection for events appended by code that does not apply it
+# inline (the AI pipeline's turns and latency), per region.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"analytics-catch-up-{_name}": {
+            "task": "analytics.catch_up_region",
+            "schedule": _setting("CALLSEAL_ANALYTICS_CATCH_UP_S", float, 5.0),
+            "args": (_name,),
+            "options": {"region": _name},
+        }
+        for _name in REGIONS
+    }
+)
+CALLSEAL_TWILIO_API_BASE_URL = _setting(
+    "CALLSEAL_TWILIO_API_BASE_URL", str, "https://api.twilio.com"
+)
+CALLSEAL_TWILIO_TIMEOUT_S = _setting("CALLSEAL_TWILIO_TIMEOUT_S", float, 5.0)
+CALLSEAL_INFERENCE_HEALTH_TIMEOUT_S = _setting("CALLSEAL_INFERENCE_HEALTH_TIMEOUT_S", float, 0.3)
+CALLSEAL_INFERENCE_HEALTH_CACHE_S = _setting("CALLSEAL_INFERENCE_HEALTH_CACHE_S", float, 5.0)
+# Where test calls reach this deployment's Twilio webhook (the simulator posts there);
+# empty: the address the admin's browser used.
+CALLSEAL_SELF_URL = _setting("CALLSEAL_SELF_URL", str, "")
+# "celery" (the region's worker) or "thread" (in the web process; analytics/agent_test_calls.py).
+CALLSEAL_TEST_CALL_RUNNER = _setting("CALLSEAL_TEST_CALL_RUNNER", str, "celery")
+if CALLSEAL_TEST_CALL_RUNNER not in {"celery", "thread"}:
+    raise ImproperlyConfigured("CALLSEAL_TEST_CALL_RUNNER: celery or thread")
+
 # --- Compliance (retention, audio redaction; docs/adr/0009) ---------------------------------
 CELERY_BEAT_SCHEDULE.update(
     {

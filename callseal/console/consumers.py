@@ -1,20 +1,38 @@
-"""Live console updates: one WebSocket per open console page, scoped to the active tenant."""
+"""Live console updates: one WebSocket per open console page, scoped to the active tenant.
+
+Topics: ``calls`` (every call of the tenant) and ``call:<uuid>`` (one call's transcript and
+state; only a call of the active tenant: a foreign or unknown id gets the same refusal).
+Messages are published by analytics.live after the writes they describe commit.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from callseal.tenancy.channels import TenantConsumerMixin, tenant_group
+from analytics.live import CALL_PREFIX, group_for
+from calls.models import Call
+from callseal.tenancy.channels import TenantConsumerMixin
+from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, role_allows
 
 TOPICS = {"calls": Perm.VIEW_CALLS}
-MAX_SUBSCRIPTIONS = len(TOPICS)
+PER_CALL = Perm.VIEW_CALLS
+# One page follows the calls list and a handful of calls at most.
+MAX_SUBSCRIPTIONS = 8
+
+
+@database_sync_to_async
+def _call_visible(call_id: uuid.UUID) -> bool:
+    return Call.objects.filter(tenant_id=current_tenant().id, id=call_id).exists()
 
 
 class ConsoleConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """Clients send {"subscribe": "calls"}; the server pushes {"topic", "event"} messages."""
+    """Clients send {"subscribe": "calls"} or {"subscribe": "call:<id>"}; the server pushes
+    {"topic", "event"} messages."""
 
     async def connect(self) -> None:
         if self.scope.get("tenant") is None:
@@ -23,16 +41,36 @@ class ConsoleConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):  # type:
         self.groups_joined: set[str] = set()
         await self.accept()
 
+    async def _allowed(self, topic: Any) -> str | None:
+        """None when the topic may be followed, else the refusal to send."""
+        role = self.scope["membership"].role
+        if isinstance(topic, str) and topic.startswith(CALL_PREFIX):
+            try:
+                call_id = uuid.UUID(topic.removeprefix(CALL_PREFIX))
+            except ValueError:
+                return "call topics are call:<call id>"
+            if not role_allows(role, PER_CALL):
+                return "your role may not follow calls"
+            if not await _call_visible(call_id):
+                return "no such call"
+            return None
+        if topic not in TOPICS:
+            return f"unknown topic; choose from {sorted(TOPICS)} or call:<call id>"
+        if not role_allows(role, TOPICS[topic]):
+            return f"your role may not follow {topic}"
+        return None
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         topic = content.get("subscribe") if isinstance(content, dict) else None
-        if topic not in TOPICS:
-            await self.send_json({"error": f"unknown topic; choose from {sorted(TOPICS)}"})
+        refusal = await self._allowed(topic)
+        if refusal is not None:
+            await self.send_json({"error": refusal})
             return
-        if not role_allows(self.scope["membership"].role, TOPICS[topic]):
-            await self.send_json({"error": f"your role may not follow {topic}"})
-            return
-        group = tenant_group(self.scope["tenant"], topic)
+        group = group_for(self.scope["tenant"], str(topic))
         if group not in self.groups_joined:
+            if len(self.groups_joined) >= MAX_SUBSCRIPTIONS:
+                await self.send_json({"error": f"at most {MAX_SUBSCRIPTIONS} topics"})
+                return
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.add(group)
         await self.send_json({"subscribed": topic})

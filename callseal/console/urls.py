@@ -1,10 +1,12 @@
 from django.urls import path
 
-from callseal.console import members, numbers, views
+from callseal.console import agent_test_calls, dashboard, members, numbers, views
 
 app_name = "console"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard.home, name="home"),
+    path("dashboard/figures/", dashboard.figures, name="figures"),
+    path("dashboard/health/", dashboard.health, name="health"),
     path("tenant/switch/", views.tenant_switch, name="tenant_switch"),
     path("analytics/", views.section, {"section": "analytics"}, name="analytics"),
     path("settings/", views.tenant_settings, name="settings"),
@@ -14,5 +16,20 @@ urlpatterns = [
     path("settings/members/<int:membership_id>/role/", members.member_role, name="member_role"),
     path(
         "settings/members/<int:membership_id>/remove/", members.member_delete, name="member_remove"
+    ),
+    path(
+        "agents/<uuid:agent_id>/test-call/",
+        agent_test_calls.test_call_create,
+        name="test_call_create",
+    ),
+    path(
+        "agents/<uuid:agent_id>/test-calls/<uuid:test_call_id>/",
+        agent_test_calls.test_call_page,
+        name="test_call",
+    ),
+    path(
+        "agents/<uuid:agent_id>/test-calls/<uuid:test_call_id>/status/",
+        agent_test_calls.test_call_status,
+        name="test_call_status",
     ),
 ]

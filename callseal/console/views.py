@@ -24,14 +24,6 @@ def _no_membership(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    if request.membership is None:  # type: ignore[attr-defined]
-        return _no_membership(request)
-    return render(request, "console/home.html")
-
-
-@login_required
 @require_POST
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("tenant_id", "")

@@ -14,6 +14,8 @@ from tests.live import live_server_url  # noqa: F401  (fixture)
 # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
 # still plain synchronous code, so Django's async-safety guard is a false alarm here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The live server has no Celery worker: test calls run on the server's own executor.
+os.environ.setdefault("CALLSEAL_TEST_CALL_RUNNER", "thread")
 
 CHROMIUM = os.environ.get("CALLSEAL_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"

@@ -101,6 +101,42 @@ def _audit_download(tenant) -> str:
     return _audit_export(tenant) + "download/"
 
 
+def _call_sub(suffix: str):  # type: ignore[no-untyped-def]
+    return lambda tenant: _call(tenant) + suffix
+
+
+def _recording_audio(tenant) -> str:
+    from calls.views import recording_url
+    from tests.console.helpers import make_call, make_recording
+
+    call = make_call(tenant)
+    rec = make_recording(tenant, call.id, kind="original")
+    return recording_url(call_id=call.id, recording_id=rec, tenant_id=tenant.id, reason="QA")
+
+
+def _test_call(tenant) -> str:
+    from analytics.agent_test_calls import _append
+    from analytics.events import AgentTestCallRequested
+
+    agent_url = _agent(tenant)
+    agent_id = agent_url.split("/")[2]
+    test_call_id = uuid.uuid4()
+    with tenant_context(tenant):
+        _append(
+            test_call_id,
+            AgentTestCallRequested(
+                test_call_id=str(test_call_id),
+                agent_id=agent_id,
+                agent_version=1,
+                phone_number="+14155550100",
+                twilio_call_sid="CA" + uuid.uuid4().hex,
+                caller_text="Hello",
+            ),
+            actor="test",
+        )
+    return f"{agent_url}test-calls/{test_call_id}/"
+
+
 # An optional third item is the role that may use the URL (admin when absent).
 CROSS_TENANT_CASES = {
     "settings/numbers/<uuid:number_id>/agent/": (_number_agent, "post"),
@@ -109,6 +145,21 @@ CROSS_TENANT_CASES = {
     "compliance/audit/export/<uuid:export_id>/": (_audit_export, "get", Role.AUDITOR),
     "compliance/audit/export/<uuid:export_id>/download/": (_audit_download, "get", Role.AUDITOR),
     "calls/<uuid:call_id>/": (_call, "get"),
+    "calls/<uuid:call_id>/live/": (_call_sub("live/"), "get"),
+    "calls/<uuid:call_id>/end/": (_call_sub("end/"), "post"),
+    "calls/<uuid:call_id>/escalate/": (_call_sub("escalate/"), "post"),
+    "calls/<uuid:call_id>/recordings/play/": (_call_sub("recordings/play/"), "post"),
+    "calls/<uuid:call_id>/recordings/<uuid:recording_id>/audio": (
+        _recording_audio,
+        "get",
+        Role.COMPLIANCE_OFFICER,
+    ),
+    "agents/<uuid:agent_id>/test-call/": (lambda t: _agent(t) + "test-call/", "post"),
+    "agents/<uuid:agent_id>/test-calls/<uuid:test_call_id>/": (_test_call, "get"),
+    "agents/<uuid:agent_id>/test-calls/<uuid:test_call_id>/status/": (
+        lambda t: _test_call(t) + "status/",
+        "get",
+    ),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
     "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),
     "compliance/holds/<uuid:hold_id>/release/": (_hold_release, "post", Role.COMPLIANCE_OFFICER),

@@ -1,0 +1,223 @@
+"""Test calls: an admin places a simulated call to an agent's number from its page.
+
+The run synthesises a caller sentence with espeak-ng and drives calls.simulator against
+this deployment's own Twilio webhook and media stream, exactly as a caller through Twilio
+would; the call is then an ordinary call (ledger, console, transcript). The result (the
+simulator's latency figures) is recorded as ``test_call.finished``.
+
+Runner (CALLSEAL_TEST_CALL_RUNNER): ``celery`` (default) runs it on the region's worker;
+``thread`` runs it on a small executor owned by this module, for a single-process
+server (the browser tests' daphne) where no worker runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import random
+import subprocess
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from agents.selectors import agent_get
+from analytics.events import AgentTestCallFinished, AgentTestCallRequested, agent_test_call_stream
+from analytics.models import AgentTestCall, AgentTestCallStatus
+from calls.models import PhoneNumber
+from callseal.ledger import store
+from callseal.ledger.events import RecordedEvent
+from callseal.ledger.projections import Projection, register_projection
+from callseal.ledger.services import ledger_append
+from callseal.tenancy.context import TenantRef, current_tenant, tenant_context
+from callseal.tenancy.models import Membership
+from callseal.tenancy.permissions import Perm, require
+
+CALLER_SENTENCES = (
+    "Hello, I would like to know the status of my order please.",
+    "Hi, can you tell me your opening hours on Saturday?",
+    "Good morning, I need to change the delivery address for my parcel.",
+)
+MAX_REPORT_ERROR = 300
+_executor: ThreadPoolExecutor | None = None
+
+
+class AgentTestCallProjection(Projection):
+    name = "analytics.test_calls"
+    types = ("test_call.requested", "test_call.finished")
+
+    def apply(self, event: RecordedEvent) -> None:
+        tenant = current_tenant()
+        data = event.data
+        if event.type == "test_call.requested":
+            AgentTestCall.objects.get_or_create(
+                id=uuid.UUID(data["test_call_id"]),
+                tenant_id=tenant.id,
+                defaults={
+                    "agent_id": uuid.UUID(data["agent_id"]),
+                    "agent_version": data["agent_version"],
+                    "phone_number": data["phone_number"],
+                    "twilio_call_sid": data["twilio_call_sid"],
+                    "caller_text": data["caller_text"],
+                    "status": AgentTestCallStatus.QUEUED,
+                    "requested_by": event.metadata.get("actor", ""),
+                    "requested_at": event.recorded_at,
+                },
+            )
+        else:
+            AgentTestCall.objects.filter(tenant_id=tenant.id, id=data["test_call_id"]).update(
+                status=AgentTestCallStatus.FINISHED if data["ok"] else AgentTestCallStatus.FAILED,
+                finished_at=event.recorded_at,
+                report=data["report"],
+            )
+
+    def reset(self) -> None:
+        AgentTestCall.objects.filter(tenant_id=current_tenant().id).delete()
+
+
+register_projection(AgentTestCallProjection)
+
+
+def _append(test_call_id: uuid.UUID, event: object, actor: str) -> None:
+    recorded = ledger_append(
+        stream_id=agent_test_call_stream(test_call_id), events=[event], actor=actor
+    )
+    projection = AgentTestCallProjection()
+    for item in recorded:
+        projection.apply(item)
+
+
+def agent_test_call_start(
+    *, actor: Membership, agent_id: uuid.UUID, base_url: str
+) -> AgentTestCall:
+    """Record the request and start the run once it commits. Raises ValidationError when
+    no phone number of this tenant is answered by the agent."""
+    require(actor, Perm.MANAGE_AGENTS)
+    tenant = current_tenant()
+    agent = agent_get(agent_id=agent_id)
+    number = (
+        PhoneNumber.objects.filter(tenant_id=tenant.id, agent_id=agent.id)
+        .exclude(twilio_auth_token_sealed="")
+        .order_by("e164")
+        .first()
+    )
+    if number is None:
+        raise ValidationError(
+            "Attach this agent to a phone number first (Settings → Phone numbers)."
+        )
+    test_call_id = uuid.uuid4()
+    alias = store.alias_for(tenant)
+    with store.writing(alias), transaction.atomic(using=alias):
+        _append(
+            test_call_id,
+            AgentTestCallRequested(
+                test_call_id=str(test_call_id),
+                agent_id=str(agent.id),
+                agent_version=agent.version,
+                phone_number=number.e164,
+                twilio_call_sid="CA" + uuid.uuid4().hex,
+                caller_text=random.choice(CALLER_SENTENCES),  # noqa: S311 - not a secret
+            ),
+            actor=f"user:{actor.user_id}",
+        )
+        url = (settings.CALLSEAL_SELF_URL or base_url).rstrip("/")
+        transaction.on_commit(lambda: _dispatch(tenant, test_call_id, url), using=alias)
+    return AgentTestCall.objects.get(tenant_id=tenant.id, id=test_call_id)
+
+
+def _dispatch(tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None:
+    global _executor
+    if settings.CALLSEAL_TEST_CALL_RUNNER == "thread":
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-call")
+            atexit.register(_executor.shutdown, wait=False, cancel_futures=True)
+        _executor.submit(
+            agent_test_call_run, tenant=tenant, test_call_id=test_call_id, base_url=base_url
+        )
+        return
+    from analytics.tasks import run_test_call
+
+    with tenant_context(tenant):
+        run_test_call.delay(str(test_call_id), base_url)
+
+
+def speak(text: str) -> Any:
+    """The caller's sentence as 8 kHz PCM, synthesised by espeak-ng."""
+    from calls.simulator import load_wav
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "caller.wav"
+        subprocess.run(  # noqa: S603 - fixed program, text from our own sentence list
+            ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(path), text],  # noqa: S607
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        return load_wav(path)
+
+
+def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None:
+    """Place the call and record its result (never raises: a failure is a result)."""
+    from calls import services
+    from calls.simulator import Account, run_call
+
+    with tenant_context(tenant):
+        test_call = AgentTestCall.objects.get(tenant_id=tenant.id, id=test_call_id)
+        report: dict[str, Any]
+        try:
+            number = PhoneNumber.objects.get(e164=test_call.phone_number, tenant_id=tenant.id)
+            account = Account(
+                base_url=base_url,
+                number=number.e164,
+                account_sid=number.twilio_account_sid,
+                auth_token=services.phone_number_auth_token(number),
+            )
+            echo = settings.CALLSEAL_CALL_PIPELINE.endswith(".EchoPipeline")
+            result = asyncio.run(
+                run_call(
+                    account,
+                    speak(test_call.caller_text),
+                    echo=echo,
+                    call_sid=test_call.twilio_call_sid,
+                )
+            )
+            report = {
+                "answer_to_first_audio_ms": _round(result.answer_to_first_audio_ms),
+                "voice_to_voice_ms": _round(result.voice_to_voice_ms),
+                "frames_sent": result.frames_sent,
+                "frames_received": result.frames_received,
+                "streams": result.streams,
+                "error": (result.error or "")[:MAX_REPORT_ERROR],
+            }
+        except Exception as exc:  # recorded as the run's failure
+            report = {"error": f"{type(exc).__name__}: {exc}"[:MAX_REPORT_ERROR]}
+        alias = store.alias_for(tenant)
+        with store.writing(alias), transaction.atomic(using=alias):
+            _append(
+                test_call_id,
+                AgentTestCallFinished(
+                    test_call_id=str(test_call_id), ok=not report["error"], report=report
+                ),
+                actor="console.test_call",
+            )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def agent_test_call_get(*, test_call_id: uuid.UUID) -> AgentTestCall:
+    from callseal.tenancy.selectors import tenant_object_get
+
+    return tenant_object_get(AgentTestCall, id=test_call_id)
+
+
+def agent_test_calls_recent(*, agent_id: uuid.UUID, limit: int = 5) -> list[AgentTestCall]:
+    return list(
+        AgentTestCall.objects.filter(tenant_id=current_tenant().id, agent_id=agent_id)[:limit]
+    )

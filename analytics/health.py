@@ -1,0 +1,63 @@
+"""Inference service health per region, for the dashboard: each region's ``/healthz``
+polled concurrently with a short timeout and cached for a few seconds, so a dead region
+costs the page at most one timeout per cache period and never an error."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.cache import cache
+
+CACHE_KEY = "analytics.inference_health"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionHealth:
+    region: str
+    ok: bool
+    detail: str
+    latency_ms: int | None
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/healthz", "", ""))
+
+
+def _probe(region: str, url: str, timeout: float) -> RegionHealth:
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(_http_url(url), timeout=timeout) as response:  # noqa: S310 - operator-configured endpoint
+            body = json.loads(response.read(65536) or b"{}")
+    except (OSError, ValueError) as exc:
+        return RegionHealth(region, False, type(exc).__name__, None)
+    elapsed = int((time.monotonic() - started) * 1000)
+    if body.get("status") != "ok":
+        return RegionHealth(region, False, f"status {body.get('status')!r}", elapsed)
+    if body.get("region") not in (None, region):
+        # A region's endpoint answered by another region's service: a residency fault.
+        return RegionHealth(region, False, f"answered by region {body.get('region')}", elapsed)
+    models = body.get("models", {})
+    names = sorted({*models.get("asr", {}), *models.get("tts", {})})
+    return RegionHealth(region, True, ", ".join(names) or "ok", elapsed)
+
+
+def inference_health() -> list[RegionHealth]:
+    cached: list[RegionHealth] | None = cache.get(CACHE_KEY)
+    if cached is not None:
+        return cached
+    regions = settings.REGIONS
+    timeout = settings.CALLSEAL_INFERENCE_HEALTH_TIMEOUT_S
+    with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
+        results = list(
+            pool.map(lambda r: _probe(r.name, r.inference_url, timeout), regions.values())
+        )
+    cache.set(CACHE_KEY, results, settings.CALLSEAL_INFERENCE_HEALTH_CACHE_S)
+    return results

@@ -1,0 +1,286 @@
+"""Dashboard read models (analytics/models.py) as a projection of each call's stream.
+
+Applied inline by the services that append call events (``analytics_project``, in their
+transaction) and caught up per region by the ``analytics.catch_up_region`` beat task, which
+covers events appended by code that does not call it (the AI pipeline's turns, tool calls,
+hops). ``CallSummary.ledger_version`` is the last stream version applied: an event seen
+again changes nothing, and an event that arrives after a gap (its predecessors were
+appended by code that did not project them) first reads and applies the missing ones, so
+counters move exactly once and outcomes are decided on the whole call.
+
+The AI pipeline's event types are handled by name (``turn.caller``, ``turn.latency``, …),
+so this module imports none of their classes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from analytics import live
+from analytics.models import CallSummary, HourlyVolume, LatencySample, Outcome
+from callseal.ledger import store
+from callseal.ledger.events import RecordedEvent
+from callseal.ledger.projections import Projection, register_projection
+from callseal.ledger.selectors import ledger_read_stream
+from callseal.tenancy.context import current_tenant
+
+LIFECYCLE = (
+    "call.started",
+    "stream.connected",
+    "call.resumed",
+    "stream.ended",
+    "call.status_changed",
+    "call.ended",
+    "turn.interrupted",
+)
+AI = (
+    "call.agent_assigned",
+    "turn.caller",
+    "turn.agent",
+    "turn.latency",
+    "inference.hop",
+    "tool.called",
+    "call.escalated",
+    "agent.fallback",
+)
+SUPERVISION = ("call.end_requested", "call.escalation_requested")
+CONSENT = (
+    "consent.announcement_played",
+    "consent.given",
+    "consent.denied",
+    "consent.revoked",
+)
+CALL_STREAM_TYPES = LIFECYCLE + AI + SUPERVISION + CONSENT
+TRANSCRIPT_TYPES = ("turn.caller", "turn.agent")
+ESCALATION_TYPES = ("call.escalated", "call.escalation_requested")
+
+
+def call_id_of(event: RecordedEvent) -> uuid.UUID | None:
+    """The call of an event on a ``call-<uuid>`` stream (rejected-call streams have none)."""
+    if not event.stream_id.startswith("call-"):
+        return None
+    try:
+        return uuid.UUID(event.stream_id.removeprefix("call-"))
+    except ValueError:
+        return None
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _ms(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def transcript_line(event: RecordedEvent) -> dict[str, Any]:
+    """What the console shows of a turn: the caller's words only as redacted text."""
+    data = event.data
+    if event.type == "turn.caller":
+        return {"speaker": "caller", "text": str(data.get("redacted_text") or "")}
+    # The agent's words are what it said; its own redacted form wins when it has one.
+    text = data.get("redacted_text") or data.get("heard_text") or data.get("text") or ""
+    return {
+        "speaker": "agent",
+        "text": str(text),
+        "interrupted": bool(data.get("interrupted")),
+    }
+
+
+class CallAnalyticsProjection(Projection):
+    name = "analytics.calls"
+    types = CALL_STREAM_TYPES
+
+    def apply(self, event: RecordedEvent) -> None:
+        call_id = call_id_of(event)
+        if call_id is None:
+            return
+        tenant = current_tenant()
+        # The row lock orders an inline apply and a concurrent catch-up run (PostgreSQL).
+        summary = (
+            CallSummary.objects.select_for_update()
+            .filter(tenant_id=tenant.id, call_id=call_id)
+            .first()
+        )
+        applied = summary.ledger_version if summary is not None else 0
+        if event.stream_version <= applied:
+            return
+        if event.stream_version > applied + 1:
+            for missing in ledger_read_stream(
+                stream_id=event.stream_id,
+                after_version=applied,
+                limit=event.stream_version - applied - 1,
+            ):
+                summary = self._step(summary, missing)
+        summary = self._step(summary, event)
+        if summary is not None:
+            summary.save()
+
+    def _step(self, summary: CallSummary | None, event: RecordedEvent) -> CallSummary | None:
+        tenant = current_tenant()
+        data = event.data
+        if event.type == "call.started":
+            if summary is not None:
+                return summary
+            started = datetime.fromisoformat(data["started_at"])
+            summary = CallSummary.objects.create(
+                tenant_id=tenant.id,
+                call_id=uuid.UUID(data["call_id"]),
+                started_at=started,
+                agent_id=uuid.UUID(data["agent_id"]) if data.get("agent_id") else None,
+                ledger_version=event.stream_version,
+            )
+            _bump_hour(started, calls=1)
+            _publish_call(summary, event, status="ringing")
+            return summary
+        if summary is None:
+            return None  # events of a call whose start this ledger does not hold
+        summary.ledger_version = event.stream_version
+        if event.type == "call.agent_assigned":
+            summary.agent_id = uuid.UUID(data["agent_id"])
+            summary.agent_version = data.get("agent_version")
+        elif event.type == "turn.caller":
+            summary.caller_turns += 1
+        elif event.type == "turn.agent":
+            summary.agent_turns += 1
+        elif event.type in ESCALATION_TYPES:
+            summary.escalated = True
+        elif event.type == "agent.fallback":
+            summary.fallbacks += 1
+        elif event.type == "inference.hop":
+            region = str(data.get("region", ""))
+            if region and region not in summary.inference_regions:
+                summary.inference_regions = [*summary.inference_regions, region]
+        elif event.type == "turn.latency":
+            _latency(summary, event)
+        elif event.type == "call.ended":
+            _end(summary, event)
+        self._publish(summary, event)
+        return summary
+
+    def _publish(self, summary: CallSummary, event: RecordedEvent) -> None:
+        topic = live.call_topic(summary.call_id)
+        if event.type == "stream.connected":
+            _publish_call(summary, event, status="in_progress")
+        elif event.type == "call.status_changed":
+            _publish_call(summary, event, status=event.data["status"])
+        elif event.type == "call.ended":
+            _publish_call(summary, event, status=event.data["status"])
+            live.publish_on_commit(
+                topic=topic,
+                event={"kind": "ended", "status": event.data["status"], "outcome": summary.outcome},
+                recorded_at=event.recorded_at,
+            )
+        elif event.type in TRANSCRIPT_TYPES:
+            live.publish_on_commit(
+                topic=topic,
+                event={"kind": "turn", "version": event.stream_version, **transcript_line(event)},
+                recorded_at=event.recorded_at,
+            )
+        elif event.type == "turn.latency":
+            live.publish_on_commit(
+                topic=topic,
+                event={"kind": "latency", "voice_to_voice_ms": summary.v2v_max_ms},
+                recorded_at=event.recorded_at,
+            )
+        elif event.type in ESCALATION_TYPES:
+            live.publish_on_commit(
+                topic=topic,
+                event={"kind": "escalated", "reason": str(event.data.get("reason", ""))},
+                recorded_at=event.recorded_at,
+            )
+
+    def reset(self) -> None:
+        tenant_id = current_tenant().id
+        LatencySample.objects.filter(tenant_id=tenant_id).delete()
+        HourlyVolume.objects.filter(tenant_id=tenant_id).delete()
+        CallSummary.objects.filter(tenant_id=tenant_id).delete()
+
+
+def _latency(summary: CallSummary, event: RecordedEvent) -> None:
+    data = event.data
+    v2v = _ms(data.get("voice_to_voice_ms"))
+    if v2v is None:
+        return
+    _, created = LatencySample.objects.get_or_create(
+        tenant_id=summary.tenant_id,
+        call_id=summary.call_id,
+        stream_version=event.stream_version,
+        defaults={
+            "at": event.recorded_at,
+            "voice_to_voice_ms": v2v,
+            "asr_final_ms": _ms(data.get("asr_final_ms")),
+            "llm_first_token_ms": _ms(data.get("llm_first_token_ms")),
+            "tts_first_audio_ms": _ms(data.get("tts_first_audio_ms")),
+            "first_frame_ms": _ms(data.get("first_frame_ms")),
+        },
+    )
+    if created:
+        summary.v2v_count += 1
+        summary.v2v_sum_ms += v2v
+        summary.v2v_max_ms = max(summary.v2v_max_ms or 0, v2v)
+
+
+def outcome_of(summary: CallSummary, status: str) -> str:
+    """Escalated if anyone escalated it; contained if the agent answered and the call
+    completed; otherwise abandoned (busy, no answer, failed, or no agent reply)."""
+    if summary.escalated:
+        return Outcome.ESCALATED
+    if summary.agent_turns and status == "completed":
+        return Outcome.CONTAINED
+    return Outcome.ABANDONED
+
+
+def _end(summary: CallSummary, event: RecordedEvent) -> None:
+    if summary.ended_at is not None:
+        return
+    ended = datetime.fromisoformat(event.data["ended_at"])
+    summary.ended_at = ended
+    summary.end_status = event.data["status"]
+    summary.duration_ms = max(0, int((ended - summary.started_at).total_seconds() * 1000))
+    summary.outcome = outcome_of(summary, event.data["status"])
+    _bump_hour(summary.started_at, **{summary.outcome: 1})
+
+
+def _bump_hour(started: datetime, **counts: int) -> None:
+    tenant = current_tenant()
+    hour = hour_of(started)
+    updates = {name: F(name) + n for name, n in counts.items()}
+    if HourlyVolume.objects.filter(tenant_id=tenant.id, hour=hour).update(**updates):
+        return
+    try:
+        with transaction.atomic(using=store.alias_for(tenant)):
+            HourlyVolume.objects.create(tenant_id=tenant.id, hour=hour, **counts)
+    except IntegrityError:  # another writer created the hour's row first
+        HourlyVolume.objects.filter(tenant_id=tenant.id, hour=hour).update(**updates)
+
+
+def _publish_call(summary: CallSummary, event: RecordedEvent, *, status: str) -> None:
+    live.publish_on_commit(
+        topic=live.CALLS,
+        event={
+            "kind": "call",
+            "call_id": str(summary.call_id),
+            "status": status,
+            "outcome": summary.outcome,
+            "started_at": summary.started_at.isoformat(),
+        },
+        recorded_at=event.recorded_at,
+    )
+
+
+register_projection(CallAnalyticsProjection)
+
+
+def analytics_project(events: Iterable[RecordedEvent]) -> None:
+    """Apply freshly appended call events (inside the appending transaction)."""
+    projection = CallAnalyticsProjection()
+    for event in events:
+        if event.type in projection.types:
+            projection.apply(event)

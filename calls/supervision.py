@@ -1,0 +1,118 @@
+"""A supervisor ends or escalates a live call from the console.
+
+Twilio is asked first (REST API); only what Twilio accepted is recorded, as
+``call.end_requested`` / ``call.escalation_requested`` on the call's stream. Twilio then
+ends the stream and sends the status callback that records ``call.ended`` as usual.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from calls import selectors, services, twilio_rest
+from calls.models import TERMINAL_STATUSES, Call
+from callseal.ledger.registry import register_event
+from callseal.tenancy.context import current_tenant
+from callseal.tenancy.models import Membership
+from callseal.tenancy.permissions import Perm, require
+
+QUEUE_RE = re.compile(r"^[A-Za-z0-9 _-]{1,64}$")
+MAX_REASON = 200
+
+
+@register_event("call.end_requested", version=1)
+@dataclass(frozen=True, slots=True)
+class CallEndRequested:
+    call_id: str
+    requested_by: str  # user:<id>
+    reason: str  # staff text; the form says not to put callers' data in it
+
+
+@register_event("call.escalation_requested", version=1)
+@dataclass(frozen=True, slots=True)
+class CallEscalationRequested:
+    call_id: str
+    requested_by: str
+    reason: str
+    queue: str
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise ValidationError(f"give a reason (1-{MAX_REASON} characters)")
+    return reason
+
+
+def _live_call(call_id: uuid.UUID) -> tuple[Call, str, str]:
+    """The call (404 if foreign), its Twilio account SID and auth token."""
+    call = selectors.call_get(call_id=call_id)
+    if call.status in TERMINAL_STATUSES:
+        raise ValidationError("the call has already ended")
+    number = (
+        selectors.phone_number_by_id(phone_number_id=call.phone_number_id)
+        if call.phone_number_id
+        else None
+    )
+    if number is None or not number.twilio_auth_token_sealed:
+        raise ValidationError("the call's number has no Twilio account configured")
+    return call, number.twilio_account_sid, services.phone_number_auth_token(number)
+
+
+def call_supervisor_end(*, actor: Membership, call_id: uuid.UUID, reason: str) -> Call:
+    """Hang up a live call through Twilio and record who ended it and why."""
+    require(actor, Perm.CONTROL_CALLS)
+    call, account_sid, token = _live_call(call_id)
+    reason = _reason(reason)
+    try:
+        twilio_rest.call_hang_up(
+            account_sid=account_sid, auth_token=token, call_sid=call.twilio_call_sid
+        )
+    except twilio_rest.TwilioRefused as exc:
+        raise ValidationError(str(exc)) from exc
+    with services._atomic(current_tenant()):
+        services._record(
+            call_id=call.id,
+            events=[
+                CallEndRequested(
+                    call_id=str(call.id), requested_by=f"user:{actor.user_id}", reason=reason
+                )
+            ],
+            actor=f"user:{actor.user_id}",
+        )
+    return call
+
+
+def call_supervisor_escalate(
+    *, actor: Membership, call_id: uuid.UUID, reason: str, queue: str = "support"
+) -> Call:
+    """Move a live call to a human agents' queue through Twilio and record it."""
+    require(actor, Perm.CONTROL_CALLS)
+    call, account_sid, token = _live_call(call_id)
+    reason = _reason(reason)
+    if not QUEUE_RE.match(queue or ""):
+        raise ValidationError("queue: 1-64 letters, digits, spaces, '-' or '_'")
+    try:
+        twilio_rest.call_enqueue(
+            account_sid=account_sid, auth_token=token, call_sid=call.twilio_call_sid, queue=queue
+        )
+    except twilio_rest.TwilioRefused as exc:
+        raise ValidationError(str(exc)) from exc
+    with services._atomic(current_tenant()):
+        services._record(
+            call_id=call.id,
+            events=[
+                CallEscalationRequested(
+                    call_id=str(call.id),
+                    requested_by=f"user:{actor.user_id}",
+                    reason=reason,
+                    queue=queue,
+                )
+            ],
+            actor=f"user:{actor.user_id}",
+        )
+    return call

@@ -1,0 +1,129 @@
+"""A stand-in for Twilio's REST API on loopback that checks each request against Twilio's
+OpenAPI spec (../shared/twilio/twilio_api_v2010.json): the path and method exist, path
+parameters match their patterns, HTTP Basic credentials are the account's, form fields
+are ones the operation declares and enum values are allowed. It answers the spec's example
+response for the operation with the request's identifiers, and keeps every request."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "twilio" / "twilio_api_v2010.json"
+if not SPEC.exists():  # the worktree layout: /work/wt/<name>; shared is /work/shared
+    SPEC = Path("/work/shared/twilio/twilio_api_v2010.json")
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    params: dict[str, str]
+    errors: list[str] = field(default_factory=list)
+
+
+class TwilioStandIn:
+    def __init__(self, accounts: dict[str, str]) -> None:
+        self.spec: dict[str, Any] = json.loads(SPEC.read_text())
+        self.accounts = accounts  # account SID -> auth token
+        self.requests: list[Seen] = []
+        self.refuse_with: int | None = None  # answer this status instead (tests of failure)
+        self._routes = [
+            (re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", p) + "$"), p, item)
+            for p, item in self.spec["paths"].items()
+        ]
+
+    def _ref(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            target: Any = self.spec
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def check(self, method: str, path: str, headers: Any, body: str) -> tuple[int, Any, Seen]:
+        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+        seen = Seen(method, path, params)
+        for pattern, _template, item in self._routes:
+            match = pattern.match(path)
+            if match and method.lower() in item:
+                operation = item[method.lower()]
+                break
+        else:
+            seen.errors.append(f"no operation {method} {path} in the spec")
+            return 404, {"code": 20404, "message": "not found"}, seen
+        for param in operation.get("parameters", []) + item.get("parameters", []):
+            param = self._ref(param)
+            if param.get("in") == "path":
+                rx = param.get("schema", {}).get("pattern")
+                value = match.group(param["name"])
+                if rx and not re.match(rx, value):
+                    seen.errors.append(f"path {param['name']}={value!r} !~ {rx}")
+        auth = headers.get("Authorization", "")
+        user, _, password = (
+            base64.b64decode(auth.removeprefix("Basic ") or b"").decode().partition(":")
+        )
+        if not auth.startswith("Basic ") or self.accounts.get(user) != password:
+            seen.errors.append("bad credentials")
+            return 401, {"code": 20003, "message": "Authenticate"}, seen
+        if match.groupdict().get("AccountSid") not in (None, user):
+            seen.errors.append("account in path is not the authenticated one")
+        schema = self._ref(
+            operation.get("requestBody", {})
+            .get("content", {})
+            .get("application/x-www-form-urlencoded", {})
+            .get("schema", {"properties": {}})
+        )
+        props = schema.get("properties", {})
+        for name, value in params.items():
+            if name not in props:
+                seen.errors.append(f"unknown form field {name}")
+                continue
+            allowed = self._ref(props[name]).get("enum")
+            if allowed and value not in allowed:
+                seen.errors.append(f"{name}={value!r} not in {allowed}")
+        if seen.errors:
+            return 400, {"code": 21200, "message": "; ".join(seen.errors)}, seen
+        if self.refuse_with is not None:
+            return self.refuse_with, {"code": 20500, "message": "refused by the test"}, seen
+        response = operation["responses"].get("200") or operation["responses"].get("201")
+        example = next(iter(response["content"]["application/json"]["examples"].values()))["value"]
+        answer = {**example, **{k.lower(): v for k, v in match.groupdict().items()}}
+        answer["account_sid"] = user
+        if "Status" in params:
+            answer["status"] = params["Status"]
+        return 200, answer, seen
+
+    def serve(self) -> tuple[ThreadingHTTPServer, str]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode()
+                status, payload, seen = standin.check(
+                    self.command, urllib.parse.urlsplit(self.path).path, self.headers, body
+                )
+                standin.requests.append(seen)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _handle  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server, f"http://127.0.0.1:{server.server_address[1]}"
