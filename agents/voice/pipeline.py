@@ -235,15 +235,13 @@ class AgentPipeline:
     # --- output ------------------------------------------------------------------------
     async def _emit(self, speech: Speech, pcm: np.ndarray, *, text: str, mark: bool) -> None:
         listener = speech.add_piece(text)
-        if text:
-            speech.texts.append(text)
         self._speech = speech
         await self._out.put(
             AgentAudio(pcm=pcm, sample_rate=prompts.RATE, text=text, mark=mark, listener=listener)
         )
 
     async def _play(self, prompt: prompts.CachedPrompt, *, kind: str, turn: int) -> Speech:
-        speech = Speech(kind=kind, turn=turn)
+        speech = Speech(kind=kind, turn=turn, texts=[prompt.text])
         await self._emit(speech, prompt.pcm, text=prompt.text, mark=True)
         speech.finish_generating()
         self._tasks.append(asyncio.create_task(self._record_when_played(speech)))
@@ -272,16 +270,30 @@ class AgentPipeline:
             personal=True,
         )
 
-    async def _barge_in(self) -> None:
+    def _barge_in(self) -> None:
+        """Stop the agent: audio not yet handed to the player is dropped, the player clears
+        (BargeIn), and the utterance is recorded with what was heard once the clear is
+        done (marks flushed by it never count)."""
         speech = self._speech
         if speech is None or not speech.audible:
             return
-        ack = _Ack()
-        await self._out.put(ack)
-        await ack.done.wait()
-        speech.interrupted = True
-        self._record_speech(speech)
         self._speech = None
+        kept = []
+        while not self._out.empty():
+            item = self._out.get_nowait()
+            if not isinstance(item, AgentAudio):
+                kept.append(item)  # an earlier ack or the end stays, in order
+        for item in kept:
+            self._out.put_nowait(item)
+        ack = _Ack()
+        self._out.put_nowait(ack)
+        speech.interrupted = True
+
+        async def record() -> None:
+            await ack.done.wait()
+            self._record_speech(speech)
+
+        self._tasks.append(asyncio.create_task(record()))
 
     # --- listening -----------------------------------------------------------------------
     def _vad_step(self, pcm: np.ndarray) -> list[VadFrame]:
@@ -332,7 +344,7 @@ class AgentPipeline:
             turn.reply = asyncio.create_task(self._reply(turn))
         elif silence == 0 and turn.reply is not None and not turn.committed.is_set():
             # The caller went on speaking: the speculative reply answers a half sentence.
-            await _cancel(turn.reply)
+            self._drop(turn.reply)
             turn.reply, turn.speculative = None, False
 
     async def _on_turn_started(self, event: TurnStarted) -> None:
@@ -340,8 +352,8 @@ class AgentPipeline:
             return  # escalated or ended: the caller waits for a human or hangs up
         previous = self._turn
         if previous is not None:
-            await self._abandon(previous)
-        await self._barge_in()
+            self._abandon(previous)
+        self._barge_in()
         self.turn_no += 1
         turn = _Turn(number=self.turn_no, started_s=event.start_s, asr=AsrTurn(self._connect_asr))
         self._turn = turn
@@ -350,11 +362,17 @@ class AgentPipeline:
             if frame.start_s >= event.start_s - self.turns.config.pre_roll_ms / 1000:
                 turn.asr.send(frame.samples)
 
-    async def _abandon(self, turn: _Turn) -> None:
+    def _drop(self, task: asyncio.Task[Any]) -> None:
+        """Cancel without waiting (the listening path must not stall on a socket's close
+        handshake); the task stays owned and is awaited when the call ends."""
+        task.cancel()
+        self._tasks.append(task)
+
+    def _abandon(self, turn: _Turn) -> None:
         for task in (turn.supervisor, turn.reply):
             if task is not None:
-                await _cancel(task)
-        await turn.asr.close()
+                self._drop(task)
+        self._drop(turn.asr.abort())
 
     async def _on_turn_ended(self, event: TurnEnded) -> None:
         turn = self._turn
@@ -444,7 +462,12 @@ class AgentPipeline:
         if tool is None:
             await self._llm_reply(turn)
             return
-        arguments = await self._tool_arguments(turn, TOOLS[tool])
+        if routed_by == "llm":
+            arguments = await self._tool_arguments(turn, TOOLS[tool])
+        else:
+            # Keyword routing takes the arguments from the caller's words: an LLM round
+            # trip here would cost the caller a second of silence on a CPU region.
+            arguments = _keyword_arguments(tool, text)
         await self._commit_point(turn)
         if tool == "lookup":
             question = str(arguments.get("question") or text)
@@ -561,8 +584,13 @@ class AgentPipeline:
 
     async def _speak_texts(self, turn: _Turn, texts: list[str], *, kind: str) -> None:
         async def gen() -> AsyncIterator[str]:
+            # Sentence by sentence, so that what the caller heard is known per sentence.
+            chunker = SentenceChunker()
             for text in texts:
-                yield text
+                for sentence in chunker.feed(text + " "):
+                    yield sentence
+            for sentence in chunker.flush():
+                yield sentence
 
         await self._speak(turn, gen(), kind=kind)
 
@@ -580,6 +608,7 @@ class AgentPipeline:
                 try:
                     async for sentence in sentences:
                         count += 1
+                        speech.texts.append(sentence)
                         await tts.speak(sentence, speak_id=f"t{turn.number}s{count}")
                         order.put_nowait(sentence)
                 except Exception as exc:
@@ -652,10 +681,16 @@ class AgentPipeline:
             await asyncio.wait_for(turn.outcome.wait(), max(0.05, deadline - time.monotonic()))
         except TimeoutError:
             await _cancel(turn.reply)
+            reached = ", ".join(
+                f"{step} {self._ms(turn, step)} ms"
+                for step in ("asr_final", "llm_first_token", "tts_first_audio")
+                if step in turn.t
+            )
             await self._fallback(
                 turn,
                 "no_audio",
-                f"no agent audio {settings.CALLSEAL_AGENT_NO_AUDIO_S} s after the caller stopped",
+                f"no agent audio {settings.CALLSEAL_AGENT_NO_AUDIO_S} s after the caller "
+                f"stopped (reached: {reached or 'nothing'})",
             )
             return
         if turn.error is None:
@@ -834,6 +869,14 @@ class AgentPipeline:
             await client.close()
         for llm in getattr(self, "_llms", {}).values():
             await llm.close()
+
+
+def _keyword_arguments(tool: str, text: str) -> dict[str, Any]:
+    if tool == "lookup":
+        return {"question": text[:300]}
+    if tool == "escalate_to_human":
+        return {"reason": f"caller asked for a person: {text}"[:200]}
+    return {}
 
 
 @dataclass(frozen=True, slots=True)

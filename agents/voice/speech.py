@@ -114,6 +114,11 @@ class AsrTurn:
         self._queue.put_nowait(_FLUSH)
         return await asyncio.shield(future)
 
+    def abort(self) -> asyncio.Task[None]:
+        """Stop at once; the caller owns (awaits) the returned task."""
+        self._task.cancel()
+        return self._task
+
     async def close(self) -> None:
         self._queue.put_nowait(_CLOSE)
         self._task.cancel()
