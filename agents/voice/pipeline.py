@@ -383,6 +383,7 @@ class AgentPipeline:
         if turn.reply is None:
             turn.reply = asyncio.create_task(self._reply(turn))
         turn.committed.set()
+        self._record_caller(turn)
         self.state = "replying"
         turn.supervisor = asyncio.create_task(self._supervise(turn))
         self._tasks.append(turn.supervisor)
@@ -397,7 +398,12 @@ class AgentPipeline:
         """Wait until the turn is confirmed (a speculative reply holds here), then record
         the caller's words once."""
         await turn.committed.wait()
-        if turn.recorded:
+        self._record_caller(turn)
+
+    def _record_caller(self, turn: _Turn) -> None:
+        """The caller's turn, once it is confirmed and its words are known (before the
+        agent's reply is heard: a slow reply must not lose the caller's words)."""
+        if turn.recorded or turn.text is None or not turn.committed.is_set():
             return
         turn.recorded = True
         self.conversation.add("user", turn.text or "")
@@ -436,6 +442,7 @@ class AgentPipeline:
             text = await turn.asr.flush()
             turn.t["asr_final"] = time.monotonic()
             turn.text = text
+            self._record_caller(turn)
             if not text:
                 await self._commit_point(turn)
                 turn.outcome.set()  # nothing intelligible: stay quiet, keep listening
@@ -709,8 +716,10 @@ class AgentPipeline:
         FALLBACKS.labels(region=self.info.region, reason=reason).inc()
         number = turn.number if turn else self.turn_no
         if turn is not None and not turn.recorded:
+            if turn.text is None:
+                turn.text = ""  # the words were lost with the service
             turn.committed.set()
-            await self._commit_point(turn)
+            self._record_caller(turn)
         self._append(ev.AgentFallback(turn=number, reason=reason, detail=detail))
         self.state = "escalated"
         apology = self._prompts.get(APOLOGY)
