@@ -47,3 +47,25 @@ class AgentConfigVersion(RegionalModel):
 
     def __str__(self) -> str:
         return f"{self.agent_id} v{self.version}"
+
+
+class EscalationEntry(RegionalModel):
+    """A call waiting in a human queue (projected from ``call.escalated``). Holds only
+    redacted text: the human desk reads it before taking the call."""
+
+    call_id = models.UUIDField()
+    queue = models.CharField(max_length=80)
+    reason = models.CharField(max_length=200)
+    summary = models.TextField()
+    transcript = models.JSONField(default=list)
+    escalated_at = models.DateTimeField()
+    sequence = models.BigIntegerField()  # the ledger position it came from
+
+    class Meta:
+        ordering: ClassVar = ["escalated_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["tenant_id", "call_id"], name="escalation_call_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.call_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from agents.models import AgentConfig, AgentConfigVersion
+from agents.models import AgentConfig, AgentConfigVersion, EscalationEntry
 from callseal.ledger.events import RecordedEvent
 from callseal.ledger.projections import Projection, register_projection
 from callseal.tenancy.context import current_tenant
@@ -48,3 +48,29 @@ class AgentConfigProjection(Projection):
         tenant = current_tenant()
         AgentConfigVersion.objects.filter(tenant_id=tenant.id).delete()
         AgentConfig.objects.filter(tenant_id=tenant.id).delete()
+
+
+@register_projection
+class EscalationQueueProjection(Projection):
+    """Calls handed to humans, per queue (the human desk's read model)."""
+
+    name = "agents.escalations"
+    types = ("call.escalated",)
+
+    def apply(self, event: RecordedEvent) -> None:
+        data = event.data
+        EscalationEntry.objects.get_or_create(
+            tenant_id=current_tenant().id,
+            call_id=uuid.UUID(data["call_id"]),
+            defaults={
+                "queue": data["queue"],
+                "reason": data["reason"][:200],
+                "summary": data["summary"],
+                "transcript": data["transcript"],
+                "escalated_at": event.recorded_at,
+                "sequence": event.sequence,
+            },
+        )
+
+    def reset(self) -> None:
+        EscalationEntry.objects.filter(tenant_id=current_tenant().id).delete()

@@ -154,6 +154,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 tenant_id=grant.tenant.id,
                 region=grant.tenant.region,
                 agent_id=grant.agent_id,
+                call_id=grant.call_id,
+                subject_ref=grant.subject_ref,
+                stream_index=grant.stream_index,
             )
         )
         if grant.resumed and hasattr(pipeline, "resume"):
@@ -194,7 +197,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 async for out in pipeline.run(self._caller()):
                     if isinstance(out, AgentAudio):
                         player.enqueue(
-                            out.pcm, sample_rate=out.sample_rate, text=out.text, mark=out.mark
+                            out.pcm,
+                            sample_rate=out.sample_rate,
+                            text=out.text,
+                            mark=out.mark,
+                            listener=out.listener,
                         )
                     elif isinstance(out, BargeIn):
                         cutoff = await player.barge_in()

@@ -34,6 +34,19 @@ class CallInfo:
     tenant_id: uuid.UUID
     region: str
     agent_id: uuid.UUID | None
+    # The call's ledger identity, for pipelines that append their own events (agents).
+    call_id: uuid.UUID | None = None
+    subject_ref: str = ""
+    stream_index: int = 1
+
+
+class PlaybackListener(Protocol):
+    """Told by the player when a chunk's first frame goes out and when its mark returns
+    (the caller heard it). Marks that a ``clear`` flushes are never reported."""
+
+    def started(self, at: float) -> None: ...
+
+    def heard(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,7 @@ class AgentAudio:
     # False: more audio of the same chunk follows, so no mark after this piece (a mark per
     # 20 ms frame would double the messages both ways).
     mark: bool = True
+    listener: PlaybackListener | None = None
 
 
 @dataclass(frozen=True, slots=True)

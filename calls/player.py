@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from calls.audio import (
     FRAME_MS,
@@ -27,6 +28,9 @@ from calls.audio import (
     resample_once,
     ulaw_encode,
 )
+
+if TYPE_CHECKING:
+    from calls.pipeline import PlaybackListener
 
 Send = Callable[[str], Awaitable[None]]
 
@@ -40,6 +44,7 @@ class _Chunk:
     sent_frames: int = 0
     play_start: float | None = None  # when Twilio starts playing its first frame (estimate)
     covers: list[_Chunk] = field(default_factory=list)  # unmarked pieces sent before it
+    listener: PlaybackListener | None = None
 
     @property
     def duration_ms(self) -> int:
@@ -110,7 +115,15 @@ class Player:
         self.stats = PlayerStats()
 
     # --- input -------------------------------------------------------------------------
-    def enqueue(self, pcm: Pcm, *, sample_rate: int, text: str = "", mark: bool = True) -> int:
+    def enqueue(
+        self,
+        pcm: Pcm,
+        *,
+        sample_rate: int,
+        text: str = "",
+        mark: bool = True,
+        listener: PlaybackListener | None = None,
+    ) -> int:
         """Queue one chunk of agent audio; returns its id (also its mark's name). With
         ``mark=False`` no mark follows it: the next marked chunk's mark confirms it."""
         # Whole chunks (TTS sentences) resample at once: no filter tail is held back
@@ -123,7 +136,9 @@ class Player:
             encoded += bytes([ULAW_SILENCE]) * (FRAME_SAMPLES - remainder)
         frames = [encoded[i : i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
         self._next_id += 1
-        self._queue.append(_Chunk(id=self._next_id, text=text, frames=frames, mark=mark))
+        self._queue.append(
+            _Chunk(id=self._next_id, text=text, frames=frames, mark=mark, listener=listener)
+        )
         self._wake.set()
         return self._next_id
 
@@ -173,6 +188,8 @@ class Player:
         start = max(self._buffer_end, now)
         if chunk.play_start is None:
             chunk.play_start = start
+            if chunk.listener is not None:
+                chunk.listener.started(now)
         self._buffer_end = start + FRAME_MS / 1000
         payload = base64.b64encode(chunk.frames[chunk.sent_frames]).decode()
         chunk.sent_frames += 1
@@ -193,6 +210,9 @@ class Player:
         self.stats.marks_heard += 1
         self.stats.heard.append(heard)
         self._heard_this_turn.append(heard)
+        for piece in (*chunk.covers, chunk):
+            if piece.listener is not None:
+                piece.listener.heard()
         return heard
 
     async def barge_in(self) -> CutOff:

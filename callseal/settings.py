@@ -319,7 +319,11 @@ CALLSEAL_MAX_STREAMS_PER_CALL = _setting("CALLSEAL_MAX_STREAMS_PER_CALL", int, 8
 CALLSEAL_MEDIA_START_TIMEOUT_S = _setting("CALLSEAL_MEDIA_START_TIMEOUT_S", float, 10.0)
 CALLSEAL_PLAYER_LEAD_MS = _setting("CALLSEAL_PLAYER_LEAD_MS", int, 300)
 CALLSEAL_PIPELINE_QUEUE_FRAMES = _setting("CALLSEAL_PIPELINE_QUEUE_FRAMES", int, 50)
-CALLSEAL_CALL_PIPELINE = _setting("CALLSEAL_CALL_PIPELINE", str, "calls.pipeline.EchoPipeline")
+# The AI voice agent answers calls to numbers that have an agent; others get the echo
+# pipeline (the telephony benchmark's).
+CALLSEAL_CALL_PIPELINE = _setting(
+    "CALLSEAL_CALL_PIPELINE", str, "agents.voice.pipeline.pipeline_for_call"
+)
 for _name in ("CALLSEAL_STREAM_TOKEN_TTL_S", "CALLSEAL_PLAYER_LEAD_MS"):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"{_name}: must be positive")
@@ -351,6 +355,24 @@ CALLSEAL_SELF_URL = _setting("CALLSEAL_SELF_URL", str, "")
 CALLSEAL_TEST_CALL_RUNNER = _setting("CALLSEAL_TEST_CALL_RUNNER", str, "celery")
 if CALLSEAL_TEST_CALL_RUNNER not in {"celery", "thread"}:
     raise ImproperlyConfigured("CALLSEAL_TEST_CALL_RUNNER: celery or thread")
+
+# --- Voice agent (agents/voice; docs/adr/0010) ---------------------------------------------
+# Bearer token for /metrics scrapers (staff console sessions need none); empty = staff only.
+CALLSEAL_METRICS_TOKEN = _setting("CALLSEAL_METRICS_TOKEN", str, "")
+# Silence after the caller's speech at which the reply is prepared speculatively (an early
+# ASR final, LLM and first TTS audio), played only once the end-of-speech silence confirms
+# the turn; speech resuming first cancels it.
+CALLSEAL_AGENT_SPECULATE_MS = _setting("CALLSEAL_AGENT_SPECULATE_MS", int, 200)
+# No agent audio this long after the caller stopped: apology + escalation.
+CALLSEAL_AGENT_NO_AUDIO_S = _setting("CALLSEAL_AGENT_NO_AUDIO_S", float, 1.5)
+CALLSEAL_AGENT_TOOL_ROUTING = _setting("CALLSEAL_AGENT_TOOL_ROUTING", str, "keywords")
+if CALLSEAL_AGENT_TOOL_ROUTING not in ("keywords", "llm"):
+    raise ImproperlyConfigured("CALLSEAL_AGENT_TOOL_ROUTING: keywords or llm")
+CALLSEAL_AGENT_ASR_PARTIALS = _setting("CALLSEAL_AGENT_ASR_PARTIALS", bool, False)
+CALLSEAL_AGENT_MAX_REPLY_TOKENS = _setting("CALLSEAL_AGENT_MAX_REPLY_TOKENS", int, 60)
+CALLSEAL_CONSENT_ANNOUNCEMENT = _setting(
+    "CALLSEAL_CONSENT_ANNOUNCEMENT", str, "This call may be recorded for quality and training."
+)
 
 # --- Compliance (retention, audio redaction; docs/adr/0009) ---------------------------------
 CELERY_BEAT_SCHEDULE.update(

@@ -66,6 +66,15 @@ class TurnDetector:
     def speaking(self) -> bool:
         return self._speaking
 
+    @property
+    def silence_ms(self) -> int:
+        """Trailing silence inside the current turn (0 when not in a turn)."""
+        return self._silent * WINDOW * 1000 // SAMPLE_RATE if self._speaking else 0
+
+    @property
+    def last_voiced_end_s(self) -> float:
+        return self._last_voiced_end
+
     def feed(self, frames: list[VadFrame]) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         for frame in frames:

@@ -1,0 +1,52 @@
+"""Where a call's inference goes: the tenant's region, and only the regions its policy
+names (``tenant.policies["inference_fallback_regions"]``) when that region's service is
+down. Every session reports the region that actually served it (``inference.hop``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from callseal.regions import Region
+
+log = logging.getLogger(__name__)
+POLICY_KEY = "inference_fallback_regions"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    region: str
+    inference_url: str
+    llm_url: str
+
+    @property
+    def inference_host(self) -> str:
+        return urlsplit(self.inference_url).netloc
+
+    @property
+    def llm_host(self) -> str:
+        return urlsplit(self.llm_url).netloc
+
+
+def endpoints_for(
+    *, home: str, policies: Mapping[str, Any], regions: Mapping[str, Region]
+) -> list[Endpoint]:
+    """The home region first, then the policy's allowed regions in its order. Names that
+    are not configured regions are ignored (and logged): a typo must not open a path."""
+    names: list[str] = [home]
+    allowed = policies.get(POLICY_KEY) or []
+    if isinstance(allowed, str) or not isinstance(allowed, Sequence):
+        log.warning("ignoring a malformed %s policy", POLICY_KEY)
+        allowed = []
+    for name in allowed:
+        if name in regions and name not in names:
+            names.append(name)
+        elif name not in regions:
+            log.warning("ignoring unknown fallback region %r", name)
+    return [
+        Endpoint(region=n, inference_url=regions[n].inference_url, llm_url=regions[n].llm_url)
+        for n in names
+    ]

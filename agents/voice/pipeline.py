@@ -1,0 +1,902 @@
+"""The AI voice agent as a ``CallPipeline`` (calls/pipeline.py): caller audio in, agent
+audio and barge-ins out, every step an event in the call's ledger stream.
+
+Per call: Silero VAD (thread pool) → turn detection → ASR streamed while the caller speaks
+→ at the first pause a speculative reply (early ASR final, LLM, first TTS audio), held
+until the end-of-speech silence confirms the turn and cancelled if speech resumes → LLM
+sentences → TTS → the player. Caller speech over the agent → ``BargeIn`` (clear), the reply
+is cancelled and the context keeps only what the caller heard (echoed marks). A failure,
+or no agent audio ``CALLSEAL_AGENT_NO_AUDIO_S`` after the caller stopped, plays the cached
+apology and escalates. Ledger writes go through one owned recorder task, off the audio path.
+
+States: greeting → listening ⇄ replying → escalated | ended. ``resume`` rebuilds them from
+the ledger when a stream is redirected to another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from agents import events as ev
+from agents.metrics import FALLBACKS, observe_turn
+from agents.pipeline.sentences import SentenceChunker
+from agents.pipeline.turns import TurnConfig, TurnDetector, TurnEnded, TurnStarted
+from agents.pipeline.vad import VadFrame, VadStream
+from agents.voice import prompts, records
+from agents.voice.context import Conversation, ResumedState, resumed_state
+from agents.voice.endpoints import Endpoint, endpoints_for
+from agents.voice.speech import AsrTurn, Speech, aiter_with_first
+from agents.voice.tools import TOOLS, best_entry, route_by_keywords
+from calls.audio import PIPELINE_RATE
+from calls.pipeline import (
+    AgentAudio,
+    BargeIn,
+    CallerAudio,
+    CallerDtmf,
+    CallInfo,
+    CallPipeline,
+    EchoPipeline,
+    PipelineInput,
+    PipelineOutput,
+)
+from callseal.ledger.events import RecordedEvent
+from inference.client import AsrStream, InferenceClient, InferenceError, TtsDone
+from inference.llm import LlmClient, LlmError, Tool
+
+log = logging.getLogger(__name__)
+# VAD and PCM conversion for every call of the process; small steps, kept off the loop.
+_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agent-vad")
+VOICES = {"joe-us": "en_US-joe-medium"}  # catalog name → the inference service's voice
+APOLOGY = "I'm sorry, I'm having trouble right now. Let me get a colleague to help you."
+HANDOVER = "Let me connect you with a colleague."
+GOODBYE = "Thank you for calling. Goodbye."
+HOLD = "Please hold, a colleague will be with you shortly."
+RING_SECONDS = 2.0  # caller audio kept for the turn's pre-roll
+INFERENCE_ERRORS = (InferenceError, LlmError, OSError, TimeoutError)
+
+
+def pipeline_for_call(info: CallInfo) -> CallPipeline:
+    """CALLSEAL_CALL_PIPELINE's default: the agent for numbers that have one."""
+    if info.agent_id is not None and info.call_id is not None:
+        return AgentPipeline(info)
+    return EchoPipeline(info)
+
+
+class _Ack:
+    """A barge-in request: the output loop yields BargeIn, then sets ``done`` (the player
+    has cleared by the time the generator is resumed)."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+
+@dataclass
+class _Turn:
+    number: int
+    started_s: float
+    asr: AsrTurn
+    ended_s: float | None = None
+    end_clock: float | None = None  # monotonic time the caller stopped speaking
+    committed: asyncio.Event = field(default_factory=asyncio.Event)
+    speculative: bool = False
+    text: str | None = None
+    recorded: bool = False
+    outcome: asyncio.Event = field(default_factory=asyncio.Event)  # audio, silence or error
+    error: tuple[str, str] | None = None
+    t: dict[str, float] = field(default_factory=dict)
+    reply: asyncio.Task[None] | None = None
+    supervisor: asyncio.Task[None] | None = None
+    speech: Speech | None = None
+
+
+class AgentPipeline:
+    input_rate = PIPELINE_RATE
+
+    def __init__(self, info: CallInfo) -> None:
+        assert info.call_id is not None
+        assert info.agent_id is not None
+        self.info = info
+        self.call_id = info.call_id
+        self.resumed: ResumedState | None = None
+        self.state = "greeting"
+        self.turn_no = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._out: asyncio.Queue[PipelineOutput | _Ack | None] = asyncio.Queue()
+        self._ledger: asyncio.Queue[tuple[list[object], bool] | None] = asyncio.Queue()
+        self._turn: _Turn | None = None
+        self._speech: Speech | None = None  # the utterance the caller may be hearing
+        self._ring: deque[VadFrame] = deque(maxlen=int(RING_SECONDS * 1000 / 32))
+        self._clock: tuple[float, float] = (0.0, time.monotonic())  # (stream s, monotonic)
+        self._prompts: dict[str, prompts.CachedPrompt] = {}
+
+    # --- CallPipeline ------------------------------------------------------------------
+    def resume(self, events: Sequence[RecordedEvent]) -> None:
+        self.resumed = resumed_state(events)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"state": self.state, "turns": self.turn_no}
+
+    async def run(self, inbound: AsyncIterator[PipelineInput]) -> AsyncIterator[PipelineOutput]:
+        recorder = asyncio.create_task(self._record_loop())
+        try:
+            await self._setup()
+            self._tasks.append(asyncio.create_task(self._start()))
+            self._tasks.append(asyncio.create_task(self._listen(inbound)))
+            while True:
+                item = await self._out.get()
+                if item is None:
+                    return
+                if isinstance(item, _Ack):
+                    yield BargeIn()
+                    item.done.set()
+                    continue
+                yield item
+        finally:
+            await self._shutdown(recorder)
+
+    # --- setup -------------------------------------------------------------------------
+    async def _setup(self) -> None:
+        resumed = self.resumed
+        self.setup = await database_sync_to_async(records.agent_call_setup)(
+            tenant_id=self.info.tenant_id,
+            call_id=self.call_id,
+            call_sid=self.info.call_sid,
+            agent_id=self.info.agent_id,
+            subject_ref=self.info.subject_ref,
+            resumed_version=resumed.agent_version if resumed else None,
+        )
+        spec = self.setup.spec
+        self.voice = VOICES.get(spec.voice, spec.voice)
+        self.endpoints = endpoints_for(
+            home=self.info.region, policies=self.setup.policies, regions=settings.REGIONS
+        )
+        self.conversation = Conversation(system_prompt=spec.system_prompt)
+        if resumed:
+            self.turn_no = resumed.turns
+            for turn in resumed.history:
+                self.conversation.add(turn.role, turn.text)
+            if resumed.escalated:
+                self.state = "escalated"
+            elif resumed.ended:
+                self.state = "ended"
+        self.turns = TurnDetector(TurnConfig(end_silence_ms=spec.end_of_speech_ms))
+        self.vad = await asyncio.get_running_loop().run_in_executor(_EXECUTOR, VadStream)
+        self._clients = {e.region: InferenceClient(e.inference_url) for e in self.endpoints}
+        self._llms = {e.region: LlmClient(e.llm_url) for e in self.endpoints}
+
+    async def _start(self) -> None:
+        """Greeting + consent announcement (first stream), and the fixed phrases the
+        fallbacks need, cached before anything can fail."""
+        try:
+            if self.state == "greeting" and not (self.resumed and self.resumed.greeted):
+                text = f"{self.setup.spec.greeting} {settings.CALLSEAL_CONSENT_ANNOUNCEMENT}"
+                prompt = await self._prompt(text, turn=0)
+                await self._play(prompt, kind="greeting", turn=0)
+            if self.state == "greeting":
+                self.state = "listening"
+            for phrase in (APOLOGY, HANDOVER, GOODBYE, HOLD):
+                await self._prompt(phrase, turn=0)
+            if self.state == "escalated":
+                await self._hold_loop()
+        except INFERENCE_ERRORS as exc:
+            if self.state == "greeting":
+                self.state = "listening"
+            await self._fallback(None, "inference_unavailable", str(exc))
+
+    async def _prompt(self, text: str, *, turn: int) -> prompts.CachedPrompt:
+        if text in self._prompts:
+            return self._prompts[text]
+        error: Exception | None = None
+        for endpoint in self.endpoints:
+            try:
+                prompt = await prompts.cached_prompt(
+                    client=self._clients[endpoint.region],
+                    endpoint=endpoint.inference_host,
+                    region=endpoint.region,
+                    voice=self.voice,
+                    text=text,
+                    root=settings.REGIONS[self.info.region].storage_root,
+                )
+            except INFERENCE_ERRORS as exc:
+                error = exc
+                continue
+            self._prompts[text] = prompt
+            p = prompt.provenance
+            self._append(
+                ev.InferenceHop(
+                    turn=turn,
+                    service="tts",
+                    region=p.region,
+                    model=p.model,
+                    model_version=p.model_version,
+                    engine=p.engine,
+                    endpoint=prompt.endpoint,
+                    home_region=self.info.region,
+                    cached=True,
+                )
+            )
+            return prompt
+        assert error is not None
+        raise error
+
+    # --- output ------------------------------------------------------------------------
+    async def _emit(self, speech: Speech, pcm: np.ndarray, *, text: str, mark: bool) -> None:
+        listener = speech.add_piece(text)
+        self._speech = speech
+        await self._out.put(
+            AgentAudio(pcm=pcm, sample_rate=prompts.RATE, text=text, mark=mark, listener=listener)
+        )
+
+    async def _play(self, prompt: prompts.CachedPrompt, *, kind: str, turn: int) -> Speech:
+        speech = Speech(kind=kind, turn=turn, texts=[prompt.text])
+        await self._emit(speech, prompt.pcm, text=prompt.text, mark=True)
+        speech.finish_generating()
+        self._tasks.append(asyncio.create_task(self._record_when_played(speech)))
+        return speech
+
+    async def _record_when_played(self, speech: Speech) -> None:
+        await speech.played.wait()
+        self._record_speech(speech)
+
+    def _record_speech(self, speech: Speech) -> None:
+        if getattr(speech, "_recorded", False):
+            return
+        speech._recorded = True  # type: ignore[attr-defined]
+        if speech.kind == "hold":
+            return  # the hold loop's repeats are not conversation
+        self.conversation.add("assistant", speech.heard_text)
+        self._append(
+            ev.TurnAgent(
+                turn=speech.turn,
+                text=speech.text,
+                heard_text=speech.heard_text,
+                redacted_text="",  # filled by the recorder (redaction runs off the loop)
+                interrupted=speech.interrupted,
+                kind=speech.kind,
+            ),
+            personal=True,
+        )
+
+    def _barge_in(self) -> None:
+        """Stop the agent: audio not yet handed to the player is dropped, the player clears
+        (BargeIn), and the utterance is recorded with what was heard once the clear is
+        done (marks flushed by it never count)."""
+        speech = self._speech
+        if speech is None or not speech.audible:
+            return
+        self._speech = None
+        kept = []
+        while not self._out.empty():
+            item = self._out.get_nowait()
+            if not isinstance(item, AgentAudio):
+                kept.append(item)  # an earlier ack or the end stays, in order
+        for item in kept:
+            self._out.put_nowait(item)
+        ack = _Ack()
+        self._out.put_nowait(ack)
+        speech.interrupted = True
+
+        async def record() -> None:
+            await ack.done.wait()
+            self._record_speech(speech)
+
+        self._tasks.append(asyncio.create_task(record()))
+
+    # --- listening -----------------------------------------------------------------------
+    def _vad_step(self, pcm: np.ndarray) -> list[VadFrame]:
+        return self.vad.feed(pcm.astype(np.float32) / 32768.0)
+
+    async def _listen(self, inbound: AsyncIterator[PipelineInput]) -> None:
+        loop = asyncio.get_running_loop()
+        pending: list[np.ndarray] = []
+        samples = 0
+        async for item in inbound:
+            if isinstance(item, CallerDtmf) or not isinstance(item, CallerAudio):
+                continue
+            pending.append(item.pcm)
+            samples += len(item.pcm)
+            if samples < 512:
+                continue
+            audio = np.concatenate(pending)
+            pending, samples = [], 0
+            frames = await loop.run_in_executor(_EXECUTOR, self._vad_step, audio)
+            if frames:
+                last = frames[-1]
+                self._clock = (last.start_s + 512 / PIPELINE_RATE, time.monotonic())
+            for frame in frames:
+                await self._on_frame(frame)
+        await self._out.put(None)
+
+    def _clock_at(self, stream_s: float) -> float:
+        at_s, at = self._clock
+        return at - (at_s - stream_s)
+
+    async def _on_frame(self, frame: VadFrame) -> None:
+        self._ring.append(frame)
+        events = self.turns.feed([frame])
+        turn = self._turn
+        if turn is not None and turn.ended_s is None:
+            turn.asr.send(frame.samples)
+        for event in events:
+            if isinstance(event, TurnStarted):
+                await self._on_turn_started(event)
+            elif isinstance(event, TurnEnded):
+                await self._on_turn_ended(event)
+        turn = self._turn
+        if turn is None or turn.ended_s is not None or self.state != "listening":
+            return
+        silence = self.turns.silence_ms
+        if silence >= settings.CALLSEAL_AGENT_SPECULATE_MS and turn.reply is None:
+            turn.speculative = True
+            turn.reply = asyncio.create_task(self._reply(turn))
+        elif silence == 0 and turn.reply is not None and not turn.committed.is_set():
+            # The caller went on speaking: the speculative reply answers a half sentence.
+            self._drop(turn.reply)
+            turn.reply, turn.speculative = None, False
+
+    async def _on_turn_started(self, event: TurnStarted) -> None:
+        if self.state not in ("listening", "replying"):
+            return  # escalated or ended: the caller waits for a human or hangs up
+        previous = self._turn
+        if previous is not None:
+            self._abandon(previous)
+        self._barge_in()
+        self.turn_no += 1
+        turn = _Turn(number=self.turn_no, started_s=event.start_s, asr=AsrTurn(self._connect_asr))
+        self._turn = turn
+        self.state = "listening"
+        for frame in self._ring:  # pre-roll and the speech that started the turn
+            if frame.start_s >= event.start_s - self.turns.config.pre_roll_ms / 1000:
+                turn.asr.send(frame.samples)
+
+    def _drop(self, task: asyncio.Task[Any]) -> None:
+        """Cancel without waiting (the listening path must not stall on a socket's close
+        handshake); the task stays owned and is awaited when the call ends."""
+        task.cancel()
+        self._tasks.append(task)
+
+    def _abandon(self, turn: _Turn) -> None:
+        for task in (turn.supervisor, turn.reply):
+            if task is not None:
+                self._drop(task)
+        self._drop(turn.asr.abort())
+
+    async def _on_turn_ended(self, event: TurnEnded) -> None:
+        turn = self._turn
+        if turn is None or self.state != "listening":
+            return
+        turn.ended_s = event.end_s
+        turn.end_clock = self._clock_at(event.end_s)
+        if turn.reply is None:
+            turn.reply = asyncio.create_task(self._reply(turn))
+        turn.committed.set()
+        self._record_caller(turn)
+        self.state = "replying"
+        turn.supervisor = asyncio.create_task(self._supervise(turn))
+        self._tasks.append(turn.supervisor)
+
+    # --- replying ----------------------------------------------------------------------
+    def _ms(self, turn: _Turn, key: str) -> int | None:
+        if key not in turn.t or turn.end_clock is None:
+            return None
+        return max(0, round((turn.t[key] - turn.end_clock) * 1000))
+
+    async def _commit_point(self, turn: _Turn) -> None:
+        """Wait until the turn is confirmed (a speculative reply holds here), then record
+        the caller's words once."""
+        await turn.committed.wait()
+        self._record_caller(turn)
+
+    def _record_caller(self, turn: _Turn) -> None:
+        """The caller's turn, once it is confirmed and its words are known (before the
+        agent's reply is heard: a slow reply must not lose the caller's words)."""
+        if turn.recorded or turn.text is None or not turn.committed.is_set():
+            return
+        turn.recorded = True
+        self.conversation.add("user", turn.text or "")
+        self._append(
+            ev.TurnCaller(
+                turn=turn.number,
+                text=turn.text or "",
+                redacted_text="",
+                started_ms=round(turn.started_s * 1000),
+                ended_ms=round((turn.ended_s or turn.started_s) * 1000),
+                stream_index=self.info.stream_index,
+            ),
+            personal=True,
+        )
+        asr = turn.asr
+        if asr.provenance is not None:
+            self._hop(turn.number, asr.provenance, asr.endpoint)
+
+    def _hop(self, turn: int, p: Any, endpoint: str) -> None:
+        self._append(
+            ev.InferenceHop(
+                turn=turn,
+                service=p.service,
+                region=p.region,
+                model=p.model,
+                model_version=p.model_version,
+                engine=p.engine,
+                endpoint=endpoint,
+                home_region=self.info.region,
+                cached=False,
+            )
+        )
+
+    async def _reply(self, turn: _Turn) -> None:
+        try:
+            text = await turn.asr.flush()
+            turn.t["asr_final"] = time.monotonic()
+            turn.text = text
+            self._record_caller(turn)
+            if not text:
+                await self._commit_point(turn)
+                turn.outcome.set()  # nothing intelligible: stay quiet, keep listening
+                return
+            await self._answer(turn, text)
+        except INFERENCE_ERRORS as exc:
+            turn.error = ("inference_error", f"{type(exc).__name__}: {exc}"[:300])
+            turn.outcome.set()
+        except Exception as exc:
+            log.exception("agent reply failed")
+            turn.error = ("internal_error", type(exc).__name__)
+            turn.outcome.set()
+        finally:
+            if turn.committed.is_set():
+                await turn.asr.close()
+
+    async def _answer(self, turn: _Turn, text: str) -> None:
+        spec = self.setup.spec
+        if settings.CALLSEAL_AGENT_TOOL_ROUTING == "llm":
+            tool, routed_by = await self._route_by_llm(turn), "llm"
+        else:
+            tool = route_by_keywords(text, tools=spec.tools, knowledge=spec.knowledge).tool
+            routed_by = "keywords"
+        if tool is None:
+            await self._llm_reply(turn)
+            return
+        if routed_by == "llm":
+            arguments = await self._tool_arguments(turn, TOOLS[tool])
+        else:
+            # Keyword routing takes the arguments from the caller's words: an LLM round
+            # trip here would cost the caller a second of silence on a CPU region.
+            arguments = _keyword_arguments(tool, text)
+        await self._commit_point(turn)
+        if tool == "lookup":
+            question = str(arguments.get("question") or text)
+            entry, score = best_entry(question, spec.knowledge)
+            if entry is None or score == 0:
+                entry, score = best_entry(text, spec.knowledge)
+            answer = entry.answer if entry else "I'm sorry, I don't have that information."
+            self._tool_event(
+                turn,
+                tool,
+                arguments,
+                f"answered: {entry.question}" if entry else "no entry",
+                routed_by,
+            )
+            await self._speak_texts(turn, [answer], kind="lookup")
+        elif tool == "escalate_to_human":
+            reason = str(arguments.get("reason") or "caller asked for a human")
+            self._tool_event(turn, tool, arguments, "queued", routed_by)
+            await self._play(
+                await self._prompt(HANDOVER, turn=turn.number), kind="escalation", turn=turn.number
+            )
+            turn.outcome.set()
+            await self._escalate(reason)
+        else:
+            self._tool_event(turn, tool, arguments, "ending", routed_by)
+            await self._play(
+                await self._prompt(GOODBYE, turn=turn.number), kind="goodbye", turn=turn.number
+            )
+            turn.outcome.set()
+            self.state = "ended"
+
+    def _tool_event(
+        self, turn: _Turn, name: str, arguments: dict[str, Any], result: str, routed_by: str
+    ) -> None:
+        self._append(
+            ev.ToolCalled(
+                turn=turn.number, name=name, arguments=arguments, result=result, routed_by=routed_by
+            )
+        )
+
+    async def _tool_arguments(self, turn: _Turn, tool: Tool) -> dict[str, Any]:
+        if not tool.parameters.get("properties"):
+            return {}
+        llm, endpoint = await self._llm()
+        call = await llm.tool_call(
+            [*self.conversation.messages(), {"role": "user", "content": turn.text or ""}],
+            tools=[tool],
+            choice=tool.name,
+            max_tokens=64,
+        )
+        self._llm_hop(turn, endpoint, call.model)
+        return call.arguments
+
+    async def _route_by_llm(self, turn: _Turn) -> str | None:
+        from agents.voice.tools import RESPOND
+
+        llm, endpoint = await self._llm()
+        tools = [TOOLS[name] for name in self.setup.spec.tools] + [RESPOND]
+        call = await llm.tool_call(
+            [*self.conversation.messages(), {"role": "user", "content": turn.text or ""}],
+            tools=tools,
+            max_tokens=64,
+        )
+        self._llm_hop(turn, endpoint, call.model)
+        return None if call.name == "respond" else call.name
+
+    def _llm_hop(self, turn: _Turn, endpoint: Endpoint, model: str) -> None:
+        self._append(
+            ev.InferenceHop(
+                turn=turn.number,
+                service="llm",
+                region=endpoint.region,
+                model=model,
+                model_version=model,
+                engine="openai-compatible",
+                endpoint=endpoint.llm_host,
+                home_region=self.info.region,
+                cached=False,
+            )
+        )
+
+    async def _llm(self) -> tuple[LlmClient, Endpoint]:
+        """The first endpoint whose LLM server answers (home region, then the policy's)."""
+        error: Exception | None = None
+        for endpoint in self.endpoints:
+            client = self._llms[endpoint.region]
+            try:
+                await client.model_name()
+            except INFERENCE_ERRORS as exc:
+                error = exc
+                continue
+            return client, endpoint
+        assert error is not None
+        raise error
+
+    async def _llm_reply(self, turn: _Turn) -> None:
+        llm, endpoint = await self._llm()
+        messages = [*self.conversation.messages(), {"role": "user", "content": turn.text or ""}]
+        deltas = llm.stream_chat(messages, max_tokens=settings.CALLSEAL_AGENT_MAX_REPLY_TOKENS)
+
+        def first() -> None:
+            turn.t["llm_first_token"] = time.monotonic()
+
+        async def sentences() -> AsyncIterator[str]:
+            chunker = SentenceChunker()
+            async for delta in aiter_with_first(deltas, first):
+                for sentence in chunker.feed(delta):
+                    yield sentence
+            for sentence in chunker.flush():
+                yield sentence
+
+        self._llm_hop(turn, endpoint, await llm.model_name())
+        await self._speak(turn, sentences(), kind="reply")
+
+    async def _speak_texts(self, turn: _Turn, texts: list[str], *, kind: str) -> None:
+        async def gen() -> AsyncIterator[str]:
+            # Sentence by sentence, so that what the caller heard is known per sentence.
+            chunker = SentenceChunker()
+            for text in texts:
+                for sentence in chunker.feed(text + " "):
+                    yield sentence
+            for sentence in chunker.flush():
+                yield sentence
+
+        await self._speak(turn, gen(), kind=kind)
+
+    async def _speak(self, turn: _Turn, sentences: AsyncIterator[str], *, kind: str) -> None:
+        """Sentences → TTS → the player. Audio is held (not emitted) until the turn is
+        committed; each sentence's last piece carries its text and a mark (a piece is
+        emitted once the next one, or the sentence's end, has arrived)."""
+        speech = Speech(kind=kind, turn=turn.number, on_first_frame=self._first_frame_cb(turn))
+        turn.speech = speech
+        async with self._connect_tts() as (tts, endpoint):
+            order: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+
+            async def produce() -> None:
+                count = 0
+                try:
+                    async for sentence in sentences:
+                        count += 1
+                        speech.texts.append(sentence)
+                        await tts.speak(sentence, speak_id=f"t{turn.number}s{count}")
+                        order.put_nowait(sentence)
+                except Exception as exc:
+                    order.put_nowait(exc)
+                    return
+                order.put_nowait(None)
+
+            producer = asyncio.create_task(produce())
+            try:
+                while True:
+                    sentence = await order.get()
+                    if sentence is None:
+                        break
+                    if isinstance(sentence, BaseException):
+                        raise sentence
+                    held: np.ndarray | None = None
+                    while True:
+                        item = await tts.receive()
+                        if isinstance(item, TtsDone):
+                            if held is not None:
+                                await self._commit_point(turn)
+                                await self._emit(speech, held, text=sentence, mark=True)
+                            break
+                        pcm = np.frombuffer(item, dtype="<i2").astype(np.int16)
+                        turn.t.setdefault("tts_first_audio", time.monotonic())
+                        if held is not None:
+                            await self._commit_point(turn)
+                            await self._emit(speech, held, text="", mark=False)
+                        held = pcm
+                self._hop(turn.number, tts.provenance, endpoint)
+            finally:
+                await _cancel(producer)
+        speech.finish_generating()
+        if not speech.pieces:
+            await self._commit_point(turn)
+            turn.outcome.set()
+        self._tasks.append(asyncio.create_task(self._record_when_played(speech)))
+
+    def _first_frame_cb(self, turn: _Turn) -> Callable[[Speech, float], None]:
+        def on_first_frame(speech: Speech, at: float) -> None:
+            turn.t["first_frame"] = at
+            turn.outcome.set()
+            steps = {
+                "asr_final": self._ms(turn, "asr_final"),
+                "llm_first_token": self._ms(turn, "llm_first_token"),
+                "tts_first_audio": self._ms(turn, "tts_first_audio"),
+                "first_frame": self._ms(turn, "first_frame"),
+            }
+            observe_turn(region=self.info.region, steps=steps)
+            self._append(
+                ev.TurnLatency(
+                    turn=turn.number,
+                    asr_final_ms=steps["asr_final"],
+                    llm_first_token_ms=steps["llm_first_token"],
+                    tts_first_audio_ms=steps["tts_first_audio"],
+                    first_frame_ms=steps["first_frame"],
+                    voice_to_voice_ms=steps["first_frame"],
+                    speculative=turn.speculative,
+                )
+            )
+
+        return on_first_frame
+
+    async def _supervise(self, turn: _Turn) -> None:
+        """The fallback watchdog of one committed turn."""
+        assert turn.reply is not None
+        assert turn.end_clock is not None
+        deadline = turn.end_clock + settings.CALLSEAL_AGENT_NO_AUDIO_S
+        try:
+            await asyncio.wait_for(turn.outcome.wait(), max(0.05, deadline - time.monotonic()))
+        except TimeoutError:
+            await _cancel(turn.reply)
+            reached = ", ".join(
+                f"{step} {self._ms(turn, step)} ms"
+                for step in ("asr_final", "llm_first_token", "tts_first_audio")
+                if step in turn.t
+            )
+            await self._fallback(
+                turn,
+                "no_audio",
+                f"no agent audio {settings.CALLSEAL_AGENT_NO_AUDIO_S} s after the caller "
+                f"stopped (reached: {reached or 'nothing'})",
+            )
+            return
+        if turn.error is None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(turn.reply)
+        if turn.error is not None:
+            await self._fallback(turn, *turn.error)
+        elif self.state == "replying":
+            self.state = "listening"
+        elif self.state == "escalated":
+            await self._hold_loop()
+
+    async def _fallback(self, turn: _Turn | None, reason: str, detail: str) -> None:
+        if self.state in ("escalated", "ended"):
+            return
+        FALLBACKS.labels(region=self.info.region, reason=reason).inc()
+        number = turn.number if turn else self.turn_no
+        if turn is not None and not turn.recorded:
+            if turn.text is None:
+                turn.text = ""  # the words were lost with the service
+            turn.committed.set()
+            self._record_caller(turn)
+        self._append(ev.AgentFallback(turn=number, reason=reason, detail=detail))
+        self.state = "escalated"
+        apology = self._prompts.get(APOLOGY)
+        if apology is not None:
+            await self._play(apology, kind="apology", turn=number)
+        await self._escalate(f"fallback: {reason}")
+        await self._hold_loop()
+
+    async def _escalate(self, reason: str) -> None:
+        self.state = "escalated"
+        self._escalation_reason = reason
+        self._append(_EscalationPending(reason=reason))
+
+    async def _hold_loop(self) -> None:
+        """The caller waits for a human: never more than ~2 s of silence."""
+        hold = self._prompts.get(HOLD)
+        speech = self._speech
+        while hold is not None:
+            if speech is not None:
+                await speech.played.wait()
+            await asyncio.sleep(1.5)
+            speech = await self._play(hold, kind="hold", turn=self.turn_no)
+
+    # --- inference connections ---------------------------------------------------------
+    @asynccontextmanager
+    async def _connect_asr(self) -> AsyncIterator[tuple[AsrStream, str]]:
+        error: Exception | None = None
+        for endpoint in self.endpoints:
+            stream = self._clients[endpoint.region].asr(
+                model=self.setup.spec.asr_model,
+                language=self.setup.spec.language,
+                partials=settings.CALLSEAL_AGENT_ASR_PARTIALS,
+            )
+            try:
+                await stream.__aenter__()
+            except INFERENCE_ERRORS as exc:
+                error = exc
+                continue
+            try:
+                yield stream, endpoint.inference_host
+            finally:
+                await stream.__aexit__(None, None, None)
+            return
+        assert error is not None
+        raise error
+
+    @asynccontextmanager
+    async def _connect_tts(self) -> AsyncIterator[tuple[Any, str]]:
+        error: Exception | None = None
+        for endpoint in self.endpoints:
+            stream = self._clients[endpoint.region].tts(voice=self.voice, sample_rate=prompts.RATE)
+            try:
+                await stream.__aenter__()
+            except INFERENCE_ERRORS as exc:
+                error = exc
+                continue
+            try:
+                yield stream, endpoint.inference_host
+            finally:
+                await stream.__aexit__(None, None, None)
+            return
+        assert error is not None
+        raise error
+
+    # --- the ledger ----------------------------------------------------------------------
+    def _append(self, event: object, *, personal: bool = False) -> None:
+        self._ledger.put_nowait(([event], personal))
+
+    async def _record_loop(self) -> None:
+        """Append the agent's events in order, one transaction at a time, off the audio
+        path; redaction (Presidio) runs here, in a thread."""
+        while True:
+            item = await self._ledger.get()
+            if item is None:
+                return
+            events, personal = item
+            try:
+                prepared = await asyncio.to_thread(self._prepare, events)
+                await database_sync_to_async(records.agent_events_append)(
+                    tenant=self.setup.tenant,
+                    call_id=self.call_id,
+                    events=prepared,
+                    subject=self.setup.transcript_key if personal else None,
+                )
+            except Exception:
+                log.exception("agent event not recorded")
+
+    def _prepare(self, events: list[object]) -> list[object]:
+        from dataclasses import replace
+
+        from compliance.redaction import redact_text
+
+        out: list[object] = []
+        for event in events:
+            if isinstance(event, (ev.TurnCaller, ev.TurnAgent)):
+                event = replace(event, redacted_text=redact_text(event.text).redacted_text)
+            elif isinstance(event, _EscalationPending):
+                event = self._escalation_event(event.reason)
+            elif isinstance(event, ev.ToolCalled):
+                event = replace(
+                    event,
+                    arguments={
+                        k: redact_text(v).redacted_text if isinstance(v, str) else v
+                        for k, v in event.arguments.items()
+                    },
+                )
+            out.append(event)
+        return out
+
+    def _escalation_event(self, reason: str) -> ev.CallEscalated:
+        from compliance.redaction import redact_text
+
+        transcript = [
+            {
+                "role": "caller" if t.role == "user" else "agent",
+                "text": redact_text(t.text).redacted_text,
+            }
+            for t in self.conversation.turns
+        ]
+        last = next((t["text"] for t in reversed(transcript) if t["role"] == "caller"), "")
+        summary = (
+            f"{redact_text(reason).redacted_text}. Last words from the caller: {last or '(none)'}"
+        )
+        if self.conversation.summary:
+            summary += f" ({self.conversation.compressed_turns} earlier turns summarised)"
+        queue = str(self.setup.policies.get("escalation_queue") or "general")[:80]
+        return ev.CallEscalated(
+            call_id=str(self.call_id),
+            reason=reason[:200],
+            queue=queue,
+            summary=summary[:1000],
+            transcript=transcript,
+        )
+
+    # --- the end -----------------------------------------------------------------------
+    async def _shutdown(self, recorder: asyncio.Task[None]) -> None:
+        turn = self._turn
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if turn is not None:
+            if turn.reply is not None:
+                await _cancel(turn.reply)
+            await turn.asr.close()
+        if self._speech is not None and hasattr(self, "conversation"):
+            self._record_speech(self._speech)  # what was heard before the caller hung up
+        self._ledger.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(recorder), 10)
+        except (TimeoutError, asyncio.CancelledError):
+            recorder.cancel()
+        for client in getattr(self, "_clients", {}).values():
+            await client.close()
+        for llm in getattr(self, "_llms", {}).values():
+            await llm.close()
+
+
+def _keyword_arguments(tool: str, text: str) -> dict[str, Any]:
+    if tool == "lookup":
+        return {"question": text[:300]}
+    if tool == "escalate_to_human":
+        return {"reason": f"caller asked for a person: {text}"[:200]}
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class _EscalationPending:
+    """Replaced by ``call.escalated`` in the recorder (the summary needs redaction)."""
+
+    reason: str
+
+
+async def _cancel(task: asyncio.Task[Any] | Awaitable[Any]) -> None:
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -1,0 +1,168 @@
+"""Per-call building blocks of the agent pipeline: what one agent utterance played and the
+caller heard (``Speech``), and one caller turn's streaming ASR session (``AsrTurn``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inference.client import AsrStream, InferenceError, Provenance
+
+_FLUSH = object()
+_CLOSE = object()
+
+
+class _PieceListener:
+    """The player's callbacks for one piece of a Speech (calls.pipeline.PlaybackListener)."""
+
+    def __init__(self, speech: Speech, index: int) -> None:
+        self.speech = speech
+        self.index = index
+
+    def started(self, at: float) -> None:
+        self.speech.on_started(self.index, at)
+
+    def heard(self) -> None:
+        self.speech.on_heard(self.index)
+
+
+@dataclass
+class Speech:
+    """One agent utterance: its pieces in order (text on the piece that ends a sentence),
+    which the caller heard, and when the first frame went out."""
+
+    kind: str
+    turn: int
+    pieces: list[str] = field(default_factory=list)
+    heard_pieces: set[int] = field(default_factory=set)
+    first_frame_at: float | None = None
+    generated: bool = False  # no more pieces will come
+    interrupted: bool = False
+    texts: list[str] = field(default_factory=list)  # every sentence generated
+    on_first_frame: Callable[[Speech, float], None] | None = None
+    played: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add_piece(self, text: str) -> _PieceListener:
+        self.pieces.append(text)
+        return _PieceListener(self, len(self.pieces) - 1)
+
+    def on_started(self, index: int, at: float) -> None:
+        if self.first_frame_at is None:
+            self.first_frame_at = at
+            if self.on_first_frame is not None:
+                self.on_first_frame(self, at)
+
+    def on_heard(self, index: int) -> None:
+        self.heard_pieces.add(index)
+        self._check_played()
+
+    def finish_generating(self) -> None:
+        self.generated = True
+        self._check_played()
+
+    def _check_played(self) -> None:
+        if self.generated and len(self.heard_pieces) == len(self.pieces):
+            self.played.set()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.texts)
+
+    @property
+    def heard_text(self) -> str:
+        return " ".join(t for i, t in enumerate(self.pieces) if t and i in self.heard_pieces)
+
+    @property
+    def audible(self) -> bool:
+        """Something was sent that the caller has not finished hearing."""
+        return bool(self.pieces) and not self.played.is_set()
+
+
+AsrConnect = Callable[[], AbstractAsyncContextManager[tuple[AsrStream, str]]]
+
+
+class AsrTurn:
+    """The caller's audio streamed to ASR while they speak; ``flush`` returns the text of
+    everything sent so far (segments flushed earlier included: a cancelled speculative
+    flush keeps its words). One owned task talks to the socket."""
+
+    def __init__(self, connect: AsrConnect) -> None:
+        self._connect = connect
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._waiters: list[asyncio.Future[str]] = []
+        self.segments: list[str] = []
+        self.provenance: Provenance | None = None
+        self.endpoint = ""
+        self.error: BaseException | None = None
+        self.opened_at = time.monotonic()
+        self._task = asyncio.create_task(self._run())
+
+    def send(self, samples: np.ndarray) -> None:
+        self._queue.put_nowait((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+    async def flush(self) -> str:
+        if self.error is not None:
+            raise self.error
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._queue.put_nowait(_FLUSH)
+        return await asyncio.shield(future)
+
+    def abort(self) -> asyncio.Task[None]:
+        """Stop at once; the caller owns (awaits) the returned task."""
+        self._task.cancel()
+        return self._task
+
+    async def close(self) -> None:
+        self._queue.put_nowait(_CLOSE)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        try:
+            async with self._connect() as (stream, endpoint):
+                self.provenance, self.endpoint = stream.provenance, endpoint
+                while True:
+                    item = await self._queue.get()
+                    if item is _CLOSE:
+                        return
+                    if item is _FLUSH:
+                        await stream.flush()
+                        text = await self._final(stream)
+                        if text:
+                            self.segments.append(text)
+                        self._waiters.pop(0).set_result(" ".join(self.segments))
+                    else:
+                        assert isinstance(item, bytes)
+                        await stream.send_audio(item)
+        except (InferenceError, OSError, TimeoutError) as exc:
+            self.error = exc
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._waiters.clear()
+
+    @staticmethod
+    async def _final(stream: AsrStream) -> str:
+        while True:
+            event = await stream.receive()
+            if event.kind == "final":
+                return event.text.strip()
+
+
+async def aiter_with_first(
+    source: AsyncIterator[str], on_first: Callable[[], None]
+) -> AsyncIterator[str]:
+    first = True
+    async for item in source:
+        if first:
+            on_first()
+            first = False
+        yield item

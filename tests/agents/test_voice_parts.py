@@ -1,0 +1,86 @@
+"""The agent pipeline's pure parts: context compression, resumption from events, tool
+routing, residency endpoints, the /metrics gate."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from agents.spec import KnowledgeEntry
+from agents.voice.context import KEEP_RECENT_TURNS, Conversation
+from agents.voice.endpoints import endpoints_for
+from agents.voice.tools import route_by_keywords
+from callseal.regions import load_regions
+
+KB = (KnowledgeEntry("What are your opening hours?", "Nine to five."),)
+TOOLS = ("escalate_to_human", "end_call", "lookup")
+
+
+def test_long_calls_fold_old_turns_into_a_bounded_summary_and_keep_recent_turns():
+    conversation = Conversation(system_prompt="Be brief.", budget_chars=600)
+    for k in range(40):
+        conversation.add("user", f"caller line {k} " + "x" * 40)
+        conversation.add("assistant", f"agent line {k} " + "y" * 40)
+    assert conversation.size() <= 600
+    assert len(conversation.turns) >= KEEP_RECENT_TURNS
+    assert conversation.turns[-1].text.startswith("agent line 39")
+    assert conversation.compressed_turns == 80 - len(conversation.turns)
+    assert sum(len(s) for s in conversation.summary) <= 600 // 4
+    system = conversation.messages()[0]["content"]
+    assert "Earlier in this call:" in system
+    assert conversation.summary[-1] in system
+
+
+def test_consecutive_caller_turns_merge_into_one_message():
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation.add("user", "Hello.")
+    conversation.add("user", "Are you there?")
+    assert [m["content"] for m in conversation.messages()[1:]] == ["Hello. Are you there?"]
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("Can I speak to a real person please", "escalate_to_human"),
+        ("I want a representative", "escalate_to_human"),
+        ("Okay that's all, goodbye", "end_call"),
+        ("what are the opening hours", "lookup"),
+        ("I have a toothache", None),
+    ],
+)
+def test_keyword_routing_picks_the_tool_the_caller_asks_for(text, tool):
+    assert route_by_keywords(text, tools=TOOLS, knowledge=KB).tool == tool
+
+
+def test_a_tool_the_agent_lacks_is_never_routed_to():
+    assert route_by_keywords("a real person please", tools=("lookup",), knowledge=KB).tool is None
+
+
+def test_endpoints_are_the_home_region_only_unless_the_policy_names_a_fallback(tmp_path):
+    regions = load_regions({"CALLSEAL_REGIONS": "us,eu"}, var_dir=tmp_path, embedded=True)
+    home_only = endpoints_for(home="eu", policies={}, regions=regions)
+    assert [e.region for e in home_only] == ["eu"]
+    with_policy = endpoints_for(
+        home="eu", policies={"inference_fallback_regions": ["us", "mars", "eu"]}, regions=regions
+    )
+    assert [(e.region, e.inference_url) for e in with_policy] == [
+        ("eu", regions["eu"].inference_url),
+        ("us", regions["us"].inference_url),
+    ]
+    malformed = endpoints_for(
+        home="eu", policies={"inference_fallback_regions": "us"}, regions=regions
+    )
+    assert [e.region for e in malformed] == ["eu"]
+
+
+@pytest.mark.django_db
+def test_metrics_need_a_staff_session_or_the_bearer_token(client, django_user_model):
+    assert client.get("/metrics").status_code == 404
+    with override_settings(CALLSEAL_METRICS_TOKEN="s3cret-token-value"):
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+        ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token-value")
+        assert ok.status_code == 200
+        assert b"callseal_agent_turn_latency_seconds" in ok.content
+    staff = django_user_model.objects.create_user("ops", password="pw-123456789", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/metrics").status_code == 200
