@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,11 @@ def wait_for_http(url: str, *, timeout: float = 60.0) -> None:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup: None) -> Iterator[str]:
+@contextmanager
+def serve_asgi(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """daphne on a free port, serving the test databases; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "CALLSEAL_SERVE_TEST_DATABASES": "true"}
+    env = {**os.environ, "CALLSEAL_SERVE_TEST_DATABASES": "true", **(extra_env or {})}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -71,3 +73,9 @@ def live_server_url(django_db_setup: None) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup: None) -> Iterator[str]:
+    with serve_asgi() as url:
+        yield url

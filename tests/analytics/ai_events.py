@@ -1,6 +1,8 @@
-"""The AI pipeline's ledger event types, with the fields agreed for them, registered here
-only when the pipeline's own modules have not registered them (so tests of the console can
-append them before that code is merged, and keep working after)."""
+"""Build the AI pipeline's ledger events (agents/events.py) for console tests.
+
+Tests name only the fields they care about; ``event`` fills the pipeline's other fields
+with neutral values (turn 1, empty text, False, None). Consent evidence types are
+registered here until the call path appends them itself (compliance/consent.py)."""
 
 from __future__ import annotations
 
@@ -61,8 +63,37 @@ for _type, _fields in FIELDS.items():
     CLASSES[_type] = _spec.cls  # type: ignore[union-attr]
 
 
+def _neutral(name: str, tp: Any, given: dict[str, Any]) -> Any:
+    """A value of type ``tp`` that says nothing: the field is not under test."""
+    import typing
+
+    if name == "redacted_text":
+        return given.get("text", "")
+    if name == "turn":
+        return 1
+    if type(None) in typing.get_args(tp):
+        return None
+    origin = typing.get_origin(tp) or tp
+    return {bool: False, int: 0, float: 0.0, str: "", dict: {}, list: []}[origin]
+
+
 def event(type_: str, **fields: Any) -> Any:
-    return CLASSES[type_](**fields)
+    import dataclasses
+    import json
+
+    cls = CLASSES[type_]
+    spec = spec_for(type_, 1)
+    assert spec is not None
+    values = dict(fields)
+    for field in dataclasses.fields(cls):
+        expected = spec.fields[field.name]
+        if field.name not in values:
+            values[field.name] = _neutral(field.name, expected, fields)
+        elif expected is str and isinstance(values[field.name], dict):
+            values[field.name] = json.dumps(values[field.name], sort_keys=True)
+    return cls(
+        **{k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(cls)}}
+    )
 
 
 __all__ = ["CLASSES", "dataclass", "event"]
