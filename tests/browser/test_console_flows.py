@@ -32,13 +32,17 @@ def live_server_url(django_db_setup):  # type: ignore[no-untyped-def]
     from tests.agents.voice_servers import base_env, inference_service, llm_server
 
     env = {**base_env(), "CALLSEAL_AGENT_NO_AUDIO_S": "8"}
-    with inference_service("us", env) as inference, llm_server(env) as llm, serve_asgi(
-        {
-            "REGION_US_INFERENCE_URL": inference.url,
-            "REGION_US_LLM_URL": llm.url,
-            "CALLSEAL_AGENT_NO_AUDIO_S": "8",
-        }
-    ) as url:
+    with (
+        inference_service("us", env) as inference,
+        llm_server(env) as llm,
+        serve_asgi(
+            {
+                "REGION_US_INFERENCE_URL": inference.url,
+                "REGION_US_LLM_URL": llm.url,
+                "CALLSEAL_AGENT_NO_AUDIO_S": "8",
+            }
+        ) as url,
+    ):
         yield url
 
 
