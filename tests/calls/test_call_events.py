@@ -227,15 +227,7 @@ async def test_a_killed_worker_loses_no_event_and_the_new_stream_records_call_re
     first.future.cancel()  # the worker dies without running any cleanup
     with pytest.raises(asyncio.CancelledError):
         await first.future
-    _, new_token = await database_sync_to_async(answer)(line, sid)
-    second = await open_stream(line)
-    await start(second, line, sid, new_token)
-    await second.send_to(text_data=media(2, 1))
-    await receive_until_media(second, 1)
-    await second.send_to(text_data=stop(3, line, sid))
-    await expect_close(second, 1000)
-    await second.disconnect()
-    events = await database_sync_to_async(events_of)(line, sid)
+    events = await _resume_one_frame_and_stop(line, sid)
     assert [e.type for e in events] == [
         "call.started",
         "stream.connected",
@@ -257,15 +249,7 @@ async def test_a_resumed_stream_continues_the_pipeline_from_the_ledger(line):
         await first.send_to(text_data=media(chunk + 1, chunk))
     await receive_until_media(first, 3)
     await first.disconnect()  # dropped without stop: the call stays open
-    _, new_token = await database_sync_to_async(answer)(line, sid)
-    second = await open_stream(line)
-    await start(second, line, sid, new_token)
-    await second.send_to(text_data=media(2, 1))
-    await receive_until_media(second, 1)
-    await second.send_to(text_data=stop(3, line, sid))
-    await expect_close(second, 1000)
-    await second.disconnect()
-    events = await database_sync_to_async(events_of)(line, sid)
+    events = await _resume_one_frame_and_stop(line, sid)
     assert [e.type for e in events] == [
         "call.started",
         "stream.connected",
@@ -318,3 +302,16 @@ def test_ledger_replay_rebuilds_the_call_read_model(client, line):
     after = call_of(line, sid)
     assert [getattr(after, f) for f in fields] == [getattr(before, f) for f in fields]
     assert (after.status, after.status_sequence) == (CallStatus.BUSY, 2)
+
+
+async def _resume_one_frame_and_stop(line, sid):  # type: ignore[no-untyped-def]
+    """Twilio follows the <Redirect>: a new stream plays one frame, then `stop`; the events."""
+    _, new_token = await database_sync_to_async(answer)(line, sid)
+    second = await open_stream(line)
+    await start(second, line, sid, new_token)
+    await second.send_to(text_data=media(2, 1))
+    await receive_until_media(second, 1)
+    await second.send_to(text_data=stop(3, line, sid))
+    await expect_close(second, 1000)
+    await second.disconnect()
+    return await database_sync_to_async(events_of)(line, sid)
