@@ -47,4 +47,5 @@ TOOLS: dict[str, str] = {
     "escalate_to_human": "Hand the call to a human queue with a summary",
     "end_call": "End the call politely",
     "lookup": "Answer from the agent's knowledge base",
+    "collect_payment": "Take a card payment by keypad (recording and transcription paused)",
 }

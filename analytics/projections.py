@@ -51,12 +51,14 @@ AI = (
 )
 SUPERVISION = ("call.end_requested", "call.escalation_requested")
 CONSENT = (
+    "consent.required",
     "consent.announcement_played",
     "consent.given",
     "consent.denied",
     "consent.revoked",
 )
-CALL_STREAM_TYPES = LIFECYCLE + AI + SUPERVISION + CONSENT
+PAYMENT = ("payment.paused", "payment.resumed")
+CALL_STREAM_TYPES = LIFECYCLE + AI + SUPERVISION + CONSENT + PAYMENT
 TRANSCRIPT_TYPES = ("turn.caller", "turn.agent")
 ESCALATION_TYPES = ("call.escalated", "call.escalation_requested")
 

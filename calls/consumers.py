@@ -40,6 +40,7 @@ from calls.player import Player
 from calls.protocol import Connected, Dtmf, InboundStream, Malformed, Mark, Media, Start, Stop
 from calls.signatures import websocket_signature, websocket_url
 from callseal.observability import call_log_context
+from compliance.callgate import CallGate
 
 log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
@@ -59,6 +60,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.stats = services.StreamStats()
         self.grant: services.StreamGrant | None = None
         self.player: Player | None = None
+        self.gate: CallGate | None = None
         self.queue: asyncio.Queue[Any] = asyncio.Queue(
             maxsize=settings.CALLSEAL_PIPELINE_QUEUE_FRAMES
         )
@@ -90,7 +92,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             if self.player is not None:
                 self.player.on_mark(message.name)
         elif isinstance(message, Dtmf):
-            self.stats.dtmf.append(message.digit)
+            # Keys of a payment step are card data: not even counted (compliance.pci).
+            if self.gate is None or not self.gate.payment_active:
+                self.stats.dtmf_count += 1
             self._to_pipeline(CallerDtmf(digit=message.digit))
         elif isinstance(message, Start):
             await self._authorise(message)
@@ -109,6 +113,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if fill.silence_samples:
             pcm = np.concatenate([np.zeros(fill.silence_samples, dtype=np.int16), pcm])
         self.stats.frames_in += 1
+        if self.gate is not None:
+            pcm = self.gate.caller_audio(pcm)  # silence during a payment; the recording
         if self.upsampler is not None:
             pcm = self.upsampler.process(pcm)
         self._to_pipeline(CallerAudio(pcm=pcm, timestamp_ms=media.timestamp_ms))
@@ -148,6 +154,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             )
             await self._refuse(exc.reason, call_sid=start.call_sid)
             return
+        gate = CallGate(
+            tenant=grant.tenant,
+            call_id=grant.call_id,
+            call_sid=grant.call_sid,
+            subject_ref=grant.subject_ref,
+            stream_index=grant.stream_index,
+            sample_rate=TELEPHONE_RATE,
+        )
         pipeline = pipeline_factory()(
             CallInfo(
                 call_sid=grant.call_sid,
@@ -157,6 +171,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 call_id=grant.call_id,
                 subject_ref=grant.subject_ref,
                 stream_index=grant.stream_index,
+                gate=gate,
             )
         )
         if grant.resumed and hasattr(pipeline, "resume"):
@@ -168,10 +183,12 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             self.upsampler = StreamResampler(in_rate=TELEPHONE_RATE, out_rate=input_rate)
         self.pipeline = pipeline
         self.grant = grant
+        self.gate = gate
         self.player = Player(
             send=self._send_text,
             stream_sid=start.stream_sid,
             lead_ms=settings.CALLSEAL_PLAYER_LEAD_MS,
+            on_frame=lambda frame: gate.agent_audio(ulaw_decode(frame)),
         )
         self.tasks.append(asyncio.create_task(self.player.run()))
         self.tasks.append(asyncio.create_task(self._run_pipeline(pipeline, self.player, grant)))
@@ -239,6 +256,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         for task in owned:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.gate is not None:
+            await self.gate.close()  # seal the recording before the stream's end is recorded
         if self.grant is None:
             return
         self._collect_stats()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -26,6 +26,9 @@ from django.utils.module_loading import import_string
 
 from calls.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE, Pcm
 from callseal.ledger.events import RecordedEvent
+
+if TYPE_CHECKING:
+    from compliance.callgate import CallGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class CallInfo:
     call_id: uuid.UUID | None = None
     subject_ref: str = ""
     stream_index: int = 1
+    # The stream's compliance gate (consent, recording, PCI pause); the consumer makes it.
+    gate: CallGate | None = None
 
 
 class PlaybackListener(Protocol):

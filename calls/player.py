@@ -97,8 +97,10 @@ class Player:
         stream_sid: str,
         lead_ms: int = 300,
         clock: Callable[[], float] = time.monotonic,
+        on_frame: Callable[[bytes], None] | None = None,
     ) -> None:
         self._send = send
+        self._on_frame = on_frame  # told each μ-law frame as it goes out (the recorder)
         self._prefix = '{"event":"media","streamSid":' + json.dumps(stream_sid)
         self._stream_sid = stream_sid
         self.lead_s = lead_ms / 1000
@@ -191,7 +193,10 @@ class Player:
             if chunk.listener is not None:
                 chunk.listener.started(now)
         self._buffer_end = start + FRAME_MS / 1000
-        payload = base64.b64encode(chunk.frames[chunk.sent_frames]).decode()
+        frame = chunk.frames[chunk.sent_frames]
+        if self._on_frame is not None:
+            self._on_frame(frame)
+        payload = base64.b64encode(frame).decode()
         chunk.sent_frames += 1
         self.stats.frames_sent += 1
         await self._send(self._prefix + ',"media":{"payload":"' + payload + '"}}')

@@ -40,6 +40,9 @@ from callseal.ledger.selectors import ledger_read_stream
 from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import TenantRef, as_ref, tenant_context
 from callseal.tenancy.router import region_alias
+from callseal.tenancy.services import tenant_policies_validate
+from compliance.consent import consent_requirement
+from compliance.events import ConsentRequired
 
 log = logging.getLogger(__name__)
 ACTOR_TWILIO = "twilio"
@@ -109,7 +112,7 @@ class StreamStats:
     frames_in: int = 0
     lost_frames: int = 0
     silence_ms: int = 0
-    dtmf: list[str] = field(default_factory=list)
+    dtmf_count: int = 0  # keys outside payment steps (those are never counted)
     malformed: dict[str, int] = field(default_factory=dict)
     pipeline_overflow: int = 0
     frames_out: int = 0
@@ -262,10 +265,33 @@ def call_start(
             actor=ACTOR_TWILIO,
             subject=subject,
         )
+        _record(
+            call_id=call_id,
+            events=[consent_required(phone_number=phone_number, from_number=from_number)],
+            actor=ACTOR_TWILIO,
+        )
         token = stream_token_issue(
             tenant=tenant, phone_number_id=phone_number.id, call_sid=call_sid
         )
     return Answer(call_id=call_id, token=token, resumed=False)
+
+
+def consent_required(*, phone_number: PhoneNumber, from_number: str) -> ConsentRequired:
+    """What this caller must agree to before recording starts: the tenant's consent policy
+    applied to the caller's jurisdiction (from the number, which is not stored here)."""
+    tenant = phone_number.tenant
+    policies = tenant_policies_validate(dict(tenant.policies or {}), region=tenant.region)
+    strict = tenant.region if tenant.region in settings.CALLSEAL_EXPLICIT_CONSENT_REGIONS else None
+    decision = consent_requirement(
+        policy=policies["consent_mode"], caller_number=from_number, explicit_region=strict
+    )
+    return ConsentRequired(
+        requirement=str(decision.requirement),
+        policy=policies["consent_mode"],
+        country=decision.jurisdiction.country,
+        state=decision.jurisdiction.state,
+        reason=decision.reason,
+    )
 
 
 def call_resume(*, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str) -> Answer:
@@ -517,7 +543,7 @@ def stream_finalise(
                     silence_ms=stats.silence_ms,
                     malformed=dict(stats.malformed),
                     pipeline_overflow=stats.pipeline_overflow,
-                    dtmf_count=len(stats.dtmf),
+                    dtmf_count=stats.dtmf_count,
                     marks_sent=stats.marks_sent,
                     marks_heard=stats.marks_heard,
                     heard_chunk_ids=[c.id for c in stats.heard],

@@ -40,6 +40,34 @@ from calls.audio import (
 )
 
 SPEECH_RMS = 300.0  # int16 RMS above which a frame counts as speech
+# Keypad tones (ITU-T Q.23): the row and column frequencies of each key.
+_DTMF_ROWS = {"123A": 697, "456B": 770, "789C": 852, "*0#D": 941}
+_DTMF_COLS = {"147*": 1209, "2580": 1336, "369#": 1477, "ABCD": 1633}
+DTMF_TONE_MS = 100
+Keys = str | list[tuple[int, str]]  # all at mid-call, or (ms into the call, key) pairs
+
+
+def _dtmf_pair(key: str) -> tuple[int, int]:
+    row = next((f for keys, f in _DTMF_ROWS.items() if key in keys), None)
+    col = next((f for keys, f in _DTMF_COLS.items() if key in keys), None)
+    if row is None or col is None:
+        raise ValueError(f"not a DTMF key: {key!r}")
+    return row, col
+
+
+def with_keypad(audio: Pcm, keys: list[tuple[int, str]]) -> Pcm:
+    """Caller audio with each key's tone at its time: the phone network carries keypad
+    tones in-band, and Twilio passes them in the media as well as in ``dtmf`` events."""
+    out = audio.astype(np.int32)
+    t = np.arange(TELEPHONE_RATE * DTMF_TONE_MS // 1000) / TELEPHONE_RATE
+    for at_ms, key in keys:
+        low, high = _dtmf_pair(key)
+        tone = 8000 * (np.sin(2 * np.pi * low * t) + np.sin(2 * np.pi * high * t))
+        start = at_ms * TELEPHONE_RATE // 1000
+        if start + len(tone) > len(out):
+            raise ValueError(f"key {key!r} at {at_ms} ms is past the end of the audio")
+        out[start : start + len(tone)] += tone.astype(np.int32)
+    return np.clip(out, -32768, 32767).astype(np.int16)
 
 
 class WavError(ValueError):
@@ -165,18 +193,21 @@ async def run_call(
     account: Account,
     audio: Pcm,
     *,
-    dtmf: str = "",
+    dtmf: Keys = "",
     barge_in: bool = False,
     echo: bool = True,
     trailing_ms: int = 600,
     follow_redirect: bool = True,
     call_sid: str | None = None,
+    caller: str = "+15005550006",
 ) -> CallReport:
     """One call. With ``barge_in`` the caller starts speaking at ``audio``'s first loud
     frame (send silence before it to let the agent talk). When the stream drops without
     ``stop``, the stand-in does what Twilio does: it follows the TwiML's ``<Redirect>`` and
     continues the same call on the stream the new TwiML names. ``call_sid`` lets the caller
-    know the call's SID in advance (test calls from the console)."""
+    know the call's SID in advance (test calls from the console). ``dtmf`` as (ms, key)
+    pairs sends each key's ``dtmf`` event when its tone (``with_keypad``) has ended, as
+    Twilio does; ``caller`` is the From number."""
     call_sid = call_sid or "CA" + uuid.uuid4().hex
     report = CallReport(call_sid=call_sid)
     params = {
@@ -185,7 +216,7 @@ async def run_call(
         "CallSid": call_sid,
         "CallStatus": "ringing",
         "Direction": "inbound",
-        "From": "+15005550006",
+        "From": caller,
         "To": account.number,
     }
     state = _CallState(
@@ -253,7 +284,7 @@ async def _stream(
     url: str,
     custom: dict[str, str],
     answered: float,
-    dtmf: str,
+    dtmf: Keys,
     echo: bool,
 ) -> bool:
     """One media stream from ``state.next_frame`` on; True when it dropped before stop."""
@@ -262,6 +293,14 @@ async def _stream(
     twilio = _Twilio(stream_sid)
     sent_at, timing = state.sent_at, state.timing
     dropped = False
+    if isinstance(dtmf, str):
+        keys_after = {len(state.frames) // 2: list(dtmf)} if dtmf else {}
+    else:
+        keys_after = {}
+        for at_ms, key in dtmf:
+            _dtmf_pair(key)
+            frame = (at_ms + DTMF_TONE_MS) // FRAME_MS
+            keys_after.setdefault(frame, []).append(key)
 
     async with connect(
         url,
@@ -382,8 +421,8 @@ async def _stream(
                 )
                 state.next_frame = k + 1
                 report.frames_sent += 1
-                if dtmf and k == len(state.frames) // 2:
-                    for digit in dtmf:
+                if k in keys_after:
+                    for digit in keys_after[k]:
                         await ws.send(
                             _json(
                                 {

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from analytics.projections import CONSENT, transcript_line
+from analytics.projections import CONSENT, PAYMENT, transcript_line
 from calls.services import call_events
 from callseal.ledger.events import RecordedEvent
 
@@ -26,6 +26,7 @@ CATEGORY = {
     "call.end_requested": "supervision",
     "agent.fallback": "fallback",
     **dict.fromkeys(CONSENT, "consent"),
+    **dict.fromkeys(PAYMENT, "payment"),
 }
 
 
@@ -97,10 +98,14 @@ def describe(event: RecordedEvent) -> str:
         return _kv(d, "reason")
     if t == "call.agent_assigned":
         return f"agent {d.get('agent_id')} v{d.get('agent_version')}"
+    if t == "consent.required":
+        return _kv(d, "requirement", "policy", "state", "reason")
     if t in CONSENT:
         return _kv(
             d, "method", "signal", "requirement", "announcement_version", "audio_offset_ms", "at"
         )
+    if t in PAYMENT:  # the events carry no digits and no digit counts
+        return _kv(d, "step_id", "outcome", "result", "audio_offset_ms")
     return ""
 
 

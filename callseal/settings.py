@@ -373,6 +373,27 @@ CALLSEAL_AGENT_MAX_REPLY_TOKENS = _setting("CALLSEAL_AGENT_MAX_REPLY_TOKENS", in
 CALLSEAL_CONSENT_ANNOUNCEMENT = _setting(
     "CALLSEAL_CONSENT_ANNOUNCEMENT", str, "This call may be recorded for quality and training."
 )
+if not 1 <= len(CALLSEAL_CONSENT_ANNOUNCEMENT.strip()) <= 300:
+    raise ImproperlyConfigured("CALLSEAL_CONSENT_ANNOUNCEMENT: 1 to 300 characters")
+# Regions whose tenants always need the caller's explicit consent (GDPR), whatever their
+# consent policy says.
+CALLSEAL_EXPLICIT_CONSENT_REGIONS = _setting(
+    "CALLSEAL_EXPLICIT_CONSENT_REGIONS", list, [r for r in ("eu",) if r in REGIONS]
+)
+if set(CALLSEAL_EXPLICIT_CONSENT_REGIONS) - set(REGIONS):
+    raise ImproperlyConfigured(
+        "CALLSEAL_EXPLICIT_CONSENT_REGIONS: names regions that are not configured: "
+        + ", ".join(sorted(set(CALLSEAL_EXPLICIT_CONSENT_REGIONS) - set(REGIONS)))
+    )
+# A payment step (PCI pause) ends as timed out when the caller enters nothing for this long.
+CALLSEAL_PAYMENT_TIMEOUT_S = _setting("CALLSEAL_PAYMENT_TIMEOUT_S", float, 60.0)
+if not 5 <= CALLSEAL_PAYMENT_TIMEOUT_S <= 600:
+    raise ImproperlyConfigured("CALLSEAL_PAYMENT_TIMEOUT_S: 5 to 600 seconds")
+# Dotted path of the payment processor the collect_payment step hands card details to
+# (compliance.pci.PaymentProcessor).
+CALLSEAL_PAYMENT_PROCESSOR = _setting(
+    "CALLSEAL_PAYMENT_PROCESSOR", str, "compliance.pci.CardCheckProcessor"
+)
 
 # --- Compliance (retention, audio redaction; docs/adr/0009) ---------------------------------
 CELERY_BEAT_SCHEDULE.update(
@@ -387,5 +408,8 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 # Dotted path of a callable (pcm: bytes, sample_rate: int) -> [Word(text, start, end)];
-# empty = no automatic audio redaction after a recording finishes.
-CALLSEAL_WORD_TRANSCRIBER = _setting("CALLSEAL_WORD_TRANSCRIBER", str, "")
+# empty = no automatic audio redaction after a recording finishes. The default runs
+# faster-whisper (the packaged base model) with word timestamps in the region's worker.
+CALLSEAL_WORD_TRANSCRIBER = _setting(
+    "CALLSEAL_WORD_TRANSCRIBER", str, "inference.words.whisper_words"
+)

@@ -7,6 +7,7 @@ storage may run only while `recording_allowed` / `raw_transcript_allowed` hold.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -67,10 +68,20 @@ def caller_jurisdiction(caller_number: str) -> Jurisdiction:
     return Jurisdiction(country="US", state=state) if state else Jurisdiction(None, None)
 
 
-def consent_requirement(*, policy: ConsentPolicy | str, caller_number: str) -> RequirementDecision:
-    """Decide whether a call needs explicit consent under the tenant's policy."""
+def consent_requirement(
+    *, policy: ConsentPolicy | str, caller_number: str, explicit_region: str | None = None
+) -> RequirementDecision:
+    """Decide whether a call needs explicit consent under the tenant's policy.
+
+    ``explicit_region`` names the tenant's region when its law (the GDPR for ``eu``) needs
+    a clear affirmative act whatever the tenant's policy says.
+    """
     policy = ConsentPolicy(policy)
     where = caller_jurisdiction(caller_number)
+    if explicit_region:
+        return RequirementDecision(
+            Requirement.EXPLICIT, where, f"{explicit_region} region requires explicit consent"
+        )
     if policy is ConsentPolicy.ONE_PARTY:
         return RequirementDecision(Requirement.IMPLIED, where, "tenant policy: one-party")
     if policy in (ConsentPolicy.ALL_PARTY, ConsentPolicy.EXPLICIT):
@@ -137,6 +148,23 @@ class DtmfKeys:
 
 
 _ALLOWED = (ConsentState.GRANTED, ConsentState.IMPLIED)
+
+
+def announcement_text(base: str, requirement: Requirement, keys: DtmfKeys | None = None) -> str:
+    """The words played at call start: the tenant-wide notice, then how to answer
+    (explicit) or how to opt out (implied)."""
+    keys = keys or DtmfKeys()
+    if Requirement(requirement) is Requirement.EXPLICIT:
+        return (
+            f"{base.strip()} Do you agree to this call being recorded? Please say yes or "
+            f"press {keys.yes}; say no or press {keys.no}."
+        )
+    return f"{base.strip()} To stop the recording, say stop recording or press {keys.stop}."
+
+
+def announcement_version(text: str) -> str:
+    """Names the exact wording the caller heard: any change of text is a new version."""
+    return "ann-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class ConsentError(ValueError):

@@ -122,3 +122,86 @@ class PolicyChanged:
     old: dict[str, Any]
     new: dict[str, Any]
     changed_by: str
+
+
+# --- consent evidence, on the call's stream (compliance/consent.py decides) -------------
+# ``audio_offset_ms`` is the position in the stream's caller audio (Twilio's media
+# timeline, which the stream's recording shares); ``stream_index`` names the stream.
+
+
+@register_event("consent.required", version=1)
+@dataclass(frozen=True, slots=True)
+class ConsentRequired:
+    """What the call needs before anything is recorded, decided when it starts."""
+
+    requirement: str  # "implied" | "explicit"
+    policy: str
+    country: str | None
+    state: str | None
+    reason: str
+
+
+@register_event("consent.announcement_played", version=1)
+@dataclass(frozen=True, slots=True)
+class ConsentAnnouncementPlayed:
+    announcement_version: str
+    at: str  # ISO 8601: when the announcement's last word was heard (its mark came back)
+    audio_offset_ms: int
+    requirement: str
+    stream_index: int
+
+
+@register_event("consent.given", version=1)
+@dataclass(frozen=True, slots=True)
+class ConsentGivenEvent:
+    announcement_version: str
+    at: str
+    audio_offset_ms: int
+    method: str  # "speech" | "dtmf" | "implied"
+    signal: str  # "speech:yes", "dtmf:1", "implied:announcement"
+    stream_index: int
+
+
+@register_event("consent.denied", version=1)
+@dataclass(frozen=True, slots=True)
+class ConsentDeniedEvent:
+    announcement_version: str
+    at: str
+    audio_offset_ms: int
+    method: str
+    signal: str
+    stream_index: int
+
+
+@register_event("consent.revoked", version=1)
+@dataclass(frozen=True, slots=True)
+class ConsentRevokedEvent:
+    announcement_version: str
+    at: str
+    audio_offset_ms: int
+    method: str
+    signal: str
+    stream_index: int
+
+
+# --- PCI pause (compliance/pci.py): no digits, no digit counts ---------------------------
+
+
+@register_event("payment.paused", version=1)
+@dataclass(frozen=True, slots=True)
+class PaymentPausedEvent:
+    step_id: str
+    at: str
+    audio_offset_ms: int
+    stream_index: int
+
+
+@register_event("payment.resumed", version=1)
+@dataclass(frozen=True, slots=True)
+class PaymentResumedEvent:
+    step_id: str
+    at: str
+    audio_offset_ms: int
+    outcome: str  # "completed" | "cancelled" | "timed_out" | "hung_up"
+    result: str  # the processor's answer: "approved" or "declined:<reason>"; "" if none
+    stream_index: int

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NoReturn
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +154,23 @@ class PaymentCapture:
     def complete(self) -> bool:
         return self._current >= len(self.fields)
 
+    @property
+    def field_index(self) -> int:
+        """The field being entered (== len(fields) once every field is done)."""
+        return self._current
+
+    @property
+    def masking(self) -> bool:
+        """True while caller audio must be silenced (the step, then its guard)."""
+        return self.active or self._guard_bytes_left > 0
+
+    def cancel(self) -> None:
+        """End the step without a result (the call ended): every digit is wiped."""
+        self.active = False
+        for value in self._values.values():
+            value.wipe()
+        self._values = {}
+
     def mask_audio(self, audio: bytes, *, encoding: str = "pcm_s16le") -> bytes:
         """What the recorder and ASR may receive for this frame."""
         if self.active:
@@ -177,3 +194,54 @@ class PaymentCapture:
         logger.info("payment capture resumed recording", extra={"step_id": self.step_id})
         values, self._values = self._values, {}
         return PaymentResumed(self.step_id, at, audio_offset_ms, outcome), values
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    approved: bool
+    reason: str = ""  # why it was declined; never contains the digits
+
+    def __str__(self) -> str:
+        return "approved" if self.approved else f"declined:{self.reason}"
+
+
+class PaymentProcessor(Protocol):
+    """What the collect_payment step hands the captured fields to (``reveal()`` inside,
+    nothing kept). ``CALLSEAL_PAYMENT_PROCESSOR`` names the class."""
+
+    def authorise(self, fields: dict[str, SecretDigits], *, reference: str) -> PaymentResult: ...
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or not 12 <= len(number) <= MAX_FIELD_DIGITS:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+class CardCheckProcessor:
+    """Checks what a card gateway refuses before charging (Luhn, an expiry MMYY that has not
+    passed, a 3-4 digit security code) and approves what passes. It moves no money: a
+    deployment points ``CALLSEAL_PAYMENT_PROCESSOR`` at its gateway's adapter."""
+
+    def __init__(self, *, today: date | None = None) -> None:
+        self.today = today
+
+    def authorise(self, fields: dict[str, SecretDigits], *, reference: str) -> PaymentResult:
+        needed = ("card_number", "expiry", "security_code")
+        if any(name not in fields or not len(fields[name]) for name in needed):
+            return PaymentResult(False, "incomplete")
+        if not luhn_valid(fields["card_number"].reveal()):
+            return PaymentResult(False, "invalid_card_number")
+        expiry = fields["expiry"].reveal()
+        if len(expiry) != 4 or not 1 <= int(expiry[:2]) <= 12:
+            return PaymentResult(False, "invalid_expiry")
+        today = self.today or datetime.now(UTC).date()
+        if (2000 + int(expiry[2:]), int(expiry[:2])) < (today.year, today.month):
+            return PaymentResult(False, "expired")
+        if len(fields["security_code"]) not in (3, 4):
+            return PaymentResult(False, "invalid_security_code")
+        return PaymentResult(True)

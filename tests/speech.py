@@ -39,3 +39,16 @@ def espeak(text: str) -> np.ndarray:
 
 def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * ASR_SAMPLE_RATE), dtype=np.float32)
+
+
+def caller_audio(*parts: tuple[float, str | None]) -> np.ndarray:
+    """(seconds of silence before, sentence or None) pieces → 8 kHz int16 phone audio."""
+    from calls.audio import TELEPHONE_RATE, resample_once
+
+    pieces = []
+    for pause, sentence in parts:
+        pieces.append(np.zeros(int(pause * TELEPHONE_RATE), dtype=np.int16))
+        if sentence:
+            speech = (espeak(sentence) * 20000).astype(np.int16)
+            pieces.append(resample_once(speech, in_rate=ASR_SAMPLE_RATE, out_rate=TELEPHONE_RATE))
+    return np.concatenate(pieces)

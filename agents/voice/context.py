@@ -102,14 +102,21 @@ def resumed_state(events: Sequence[RecordedEvent]) -> ResumedState:
             state.agent_version = int(data["agent_version"])
         elif event.type == "turn.caller":
             state.turns = max(state.turns, int(data["turn"]))
-            if isinstance(data["text"], str):  # ERASED reads as a sentinel
-                state.history.append(Turn("user", data["text"]))
+            # The raw words when stored (consent held) and readable (not ERASED), else
+            # their redacted form.
+            text = data["text"] if isinstance(data["text"], str) else ""
+            text = text or data.get("redacted_text") or ""
+            if text:
+                state.history.append(Turn("user", text))
         elif event.type == "turn.agent":
             state.turns = max(state.turns, int(data["turn"]))
             if data["kind"] == "greeting":
                 state.greeted = True
-            if isinstance(data["heard_text"], str) and data["heard_text"]:
-                state.history.append(Turn("assistant", data["heard_text"]))
+            heard = data["heard_text"] if isinstance(data["heard_text"], str) else ""
+            if not heard and not data["interrupted"]:  # withheld raw text: all was heard
+                heard = data.get("redacted_text") or ""
+            if heard:
+                state.history.append(Turn("assistant", heard))
         elif event.type == "call.escalated":
             state.escalated = True
         elif event.type == "tool.called" and data["name"] == "end_call":

@@ -53,6 +53,20 @@ from calls.pipeline import (
     PipelineOutput,
 )
 from callseal.ledger.events import RecordedEvent
+from compliance.callgate import now
+from compliance.consent import (
+    CallConsent,
+    ConsentDenied,
+    ConsentError,
+    ConsentGiven,
+    ConsentRevoked,
+    Evidence,
+    announcement_text,
+    announcement_version,
+)
+from compliance.consent_intent import parse_consent_intent
+from compliance.events import PaymentPausedEvent, PaymentResumedEvent
+from compliance.pci import PaymentCapture, PaymentProcessor, SecretDigits
 from inference.client import AsrStream, InferenceClient, InferenceError, TtsDone
 from inference.llm import LlmClient, LlmError, Tool
 
@@ -64,6 +78,25 @@ APOLOGY = "I'm sorry, I'm having trouble right now. Let me get a colleague to he
 HANDOVER = "Let me connect you with a colleague."
 GOODBYE = "Thank you for calling. Goodbye."
 HOLD = "Please hold, a colleague will be with you shortly."
+CONSENT_REPLIES = {
+    ConsentGiven: "Thank you. How can I help you today?",
+    ConsentDenied: "Understood, this call will not be recorded. How can I help you today?",
+    ConsentRevoked: "Understood. The recording has been stopped.",
+}
+# Consent plus a request ("yes, and I'd like to ...") is answered, not just acknowledged.
+CONSENT_ONLY_MAX_WORDS = 6
+PAYMENT_FIELDS = (
+    "Please type your card number on the keypad, then press the hash key.",
+    "Now the expiry date, as four digits, month then year, then hash.",
+    "And the security code from the back of the card, then hash.",
+)
+PAYMENT_RESULTS = {
+    "approved": "Thank you, your payment was approved.",
+    "declined": "I'm sorry, the card details were not accepted, so no payment was taken.",
+    "timed_out": "I didn't receive the card details, so no payment was taken.",
+    "error": "I'm sorry, the payment could not be processed, so no payment was taken.",
+    "unavailable": "I'm sorry, I can't take a payment on this call.",
+}
 RING_SECONDS = 2.0  # caller audio kept for the turn's pre-roll
 INFERENCE_ERRORS = (InferenceError, LlmError, OSError, TimeoutError)
 
@@ -100,6 +133,7 @@ class _Turn:
     reply: asyncio.Task[None] | None = None
     supervisor: asyncio.Task[None] | None = None
     speech: Speech | None = None
+    raw_ok: bool = False  # consent held when the caller began: their raw words may be kept
 
 
 class AgentPipeline:
@@ -115,19 +149,24 @@ class AgentPipeline:
         self.turn_no = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._out: asyncio.Queue[PipelineOutput | _Ack | None] = asyncio.Queue()
-        self._ledger: asyncio.Queue[tuple[list[object], bool] | None] = asyncio.Queue()
+        self._ledger: asyncio.Queue[tuple[list[object], bool, bool] | None] = asyncio.Queue()
         self._turn: _Turn | None = None
         self._speech: Speech | None = None  # the utterance the caller may be hearing
         self._ring: deque[VadFrame] = deque(maxlen=int(RING_SECONDS * 1000 / 32))
         self._clock: tuple[float, float] = (0.0, time.monotonic())  # (stream s, monotonic)
         self._prompts: dict[str, prompts.CachedPrompt] = {}
+        self.gate = info.gate
+        self._consent: CallConsent | None = None
+        self._payment: PaymentCapture | None = None
+        self._payment_keys = asyncio.Event()
 
     # --- CallPipeline ------------------------------------------------------------------
     def resume(self, events: Sequence[RecordedEvent]) -> None:
         self.resumed = resumed_state(events)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"state": self.state, "turns": self.turn_no}
+        consent = str(self._consent.state) if self._consent is not None else None
+        return {"state": self.state, "turns": self.turn_no, "consent": consent}
 
     async def run(self, inbound: AsyncIterator[PipelineInput]) -> AsyncIterator[PipelineOutput]:
         recorder = asyncio.create_task(self._record_loop())
@@ -164,6 +203,17 @@ class AgentPipeline:
             home=self.info.region, policies=self.setup.policies, regions=settings.REGIONS
         )
         self.conversation = Conversation(system_prompt=spec.system_prompt)
+        record = self.setup.consent
+        self.announcement = announcement_text(
+            settings.CALLSEAL_CONSENT_ANNOUNCEMENT, record.requirement
+        )
+        if self.gate is not None:
+            self._consent = self.gate.consent_begin(
+                requirement=record.requirement,
+                announcement_version=record.announcement_version
+                or announcement_version(self.announcement),
+                earlier=record.evidence,
+            )
         if resumed:
             self.turn_no = resumed.turns
             for turn in resumed.history:
@@ -182,12 +232,15 @@ class AgentPipeline:
         fallbacks need, cached before anything can fail."""
         try:
             if self.state == "greeting" and not (self.resumed and self.resumed.greeted):
-                text = f"{self.setup.spec.greeting} {settings.CALLSEAL_CONSENT_ANNOUNCEMENT}"
+                # One utterance, and no barge-in while greeting: the announcement is heard
+                # whole before the caller's answer counts.
+                text = f"{self.setup.spec.greeting} {self.announcement}"
                 prompt = await self._prompt(text, turn=0)
-                await self._play(prompt, kind="greeting", turn=0)
+                greeting = await self._play(prompt, kind="greeting", turn=0)
+                self._tasks.append(asyncio.create_task(self._announced(greeting)))
             if self.state == "greeting":
                 self.state = "listening"
-            for phrase in (APOLOGY, HANDOVER, GOODBYE, HOLD):
+            for phrase in (APOLOGY, HANDOVER, GOODBYE, HOLD, *CONSENT_REPLIES.values()):
                 await self._prompt(phrase, turn=0)
             if self.state == "escalated":
                 await self._hold_loop()
@@ -268,6 +321,9 @@ class AgentPipeline:
                 kind=speech.kind,
             ),
             personal=True,
+            # Fixed phrases are the tenant's words; a generated reply may repeat the
+            # caller's, so it is kept raw only under consent.
+            keep_raw=speech.kind != "reply" or self._raw_allowed(),
         )
 
     def _barge_in(self) -> None:
@@ -304,7 +360,10 @@ class AgentPipeline:
         pending: list[np.ndarray] = []
         samples = 0
         async for item in inbound:
-            if isinstance(item, CallerDtmf) or not isinstance(item, CallerAudio):
+            if isinstance(item, CallerDtmf):
+                self._on_dtmf(item.digit)
+                continue
+            if not isinstance(item, CallerAudio):
                 continue
             pending.append(item.pcm)
             samples += len(item.pcm)
@@ -356,6 +415,7 @@ class AgentPipeline:
         self._barge_in()
         self.turn_no += 1
         turn = _Turn(number=self.turn_no, started_s=event.start_s, asr=AsrTurn(self._connect_asr))
+        turn.raw_ok = self._raw_allowed()
         self._turn = turn
         self.state = "listening"
         for frame in self._ring:  # pre-roll and the speech that started the turn
@@ -417,6 +477,7 @@ class AgentPipeline:
                 stream_index=self.info.stream_index,
             ),
             personal=True,
+            keep_raw=turn.raw_ok and self._raw_allowed(),
         )
         asr = turn.asr
         if asr.provenance is not None:
@@ -446,6 +507,8 @@ class AgentPipeline:
             if not text:
                 await self._commit_point(turn)
                 turn.outcome.set()  # nothing intelligible: stay quiet, keep listening
+                return
+            if await self._consent_reply(turn, text):
                 return
             await self._answer(turn, text)
         except INFERENCE_ERRORS as exc:
@@ -490,6 +553,9 @@ class AgentPipeline:
                 routed_by,
             )
             await self._speak_texts(turn, [answer], kind="lookup")
+        elif tool == "collect_payment":
+            self._tool_event(turn, tool, arguments, "collecting", routed_by)
+            await self._collect_payment(turn)
         elif tool == "escalate_to_human":
             reason = str(arguments.get("reason") or "caller asked for a human")
             self._tool_event(turn, tool, arguments, "queued", routed_by)
@@ -743,6 +809,147 @@ class AgentPipeline:
             await asyncio.sleep(1.5)
             speech = await self._play(hold, kind="hold", turn=self.turn_no)
 
+    # --- consent (compliance/consent.py) and the PCI pause (compliance/pci.py) -----------
+    def _raw_allowed(self) -> bool:
+        return self._consent is not None and self._consent.raw_transcript_allowed
+
+    def _consent_recorded(self, evidence: list[Evidence]) -> None:
+        """Append the evidence, then let the gate start or stop the recording."""
+        assert self.gate is not None
+        for item in evidence:
+            self._append(self.gate.evidence_event(item))
+        self.gate.sync()
+
+    async def _announced(self, greeting: Speech) -> None:
+        """The announcement's last word was heard (its mark came back): the evidence."""
+        await greeting.played.wait()
+        if self._consent is None or self.gate is None:
+            return
+        self._consent_recorded(
+            self._consent.announcement_played(at=now(), audio_offset_ms=self.gate.offset_ms)
+        )
+
+    def _on_dtmf(self, digit: str) -> None:
+        payment = self._payment
+        if payment is not None and payment.active:
+            payment.dtmf(digit)  # card data: kept in memory only, never logged
+            self._payment_keys.set()
+            return
+        if self._consent is None or self.gate is None:
+            return
+        try:
+            evidence = self._consent.dtmf(
+                digit=digit, at=now(), audio_offset_ms=self.gate.offset_ms
+            )
+        except ConsentError:
+            return
+        if evidence:
+            self._consent_recorded(evidence)
+            self._tasks.append(asyncio.create_task(self._confirm_consent(evidence[-1])))
+
+    async def _confirm_consent(self, evidence: Evidence) -> None:
+        phrase = CONSENT_REPLIES.get(type(evidence))
+        if phrase is None:
+            return
+        try:
+            prompt = await self._prompt(phrase, turn=self.turn_no)
+        except INFERENCE_ERRORS:
+            return  # the decision is recorded; only the spoken acknowledgement is lost
+        await self._play(prompt, kind="consent", turn=self.turn_no)
+
+    async def _consent_reply(self, turn: _Turn, text: str) -> bool:
+        """A reply to the announcement, or a request to stop recording: recorded as
+        evidence once the turn is confirmed, and acknowledged. False: not about consent
+        (or consent and a request, which the agent goes on to answer)."""
+        consent = self._consent
+        if consent is None or self.gate is None or parse_consent_intent(text) is None:
+            return False
+        await self._commit_point(turn)
+        offset = round((turn.ended_s if turn.ended_s is not None else turn.started_s) * 1000)
+        evidence = consent.speech(text=text, at=now(), audio_offset_ms=offset)
+        if not evidence:
+            return False
+        self._consent_recorded(evidence)
+        decided = evidence[-1]
+        if isinstance(decided, ConsentGiven) and len(text.split()) > CONSENT_ONLY_MAX_WORDS:
+            return False
+        await self._confirm_consent(decided)
+        turn.outcome.set()
+        return True
+
+    async def _collect_payment(self, turn: _Turn) -> None:
+        """The collect_payment step: caller audio is silenced (for ASR and the recording)
+        from before the first prompt until a guard after the last key; keys go only to
+        the capture's memory and on to the processor; the events carry no digits."""
+        gate = self.gate
+        if gate is None:  # no transport gate: keys could not be kept out of the recording
+            prompt = await self._prompt(PAYMENT_RESULTS["unavailable"], turn=turn.number)
+            await self._play(prompt, kind="payment", turn=turn.number)
+            turn.outcome.set()
+            return
+        step_id = f"pay-{self.info.stream_index}-{turn.number}"
+        capture = PaymentCapture(step_id=step_id, sample_rate=gate.sample_rate)
+        paused = capture.start(at=now(), audio_offset_ms=gate.offset_ms)
+        gate.payment_begin(capture)
+        self._payment, self.state = capture, "payment"
+        self._append(
+            PaymentPausedEvent(
+                step_id=step_id,
+                at=paused.at.isoformat(),
+                audio_offset_ms=paused.audio_offset_ms,
+                stream_index=self.info.stream_index,
+            )
+        )
+        outcome, result = "cancelled", ""  # unless the keys come in (or time out)
+        try:
+            outcome = await self._payment_keys_entered(turn, capture)
+            _, values = capture.finish(at=now(), audio_offset_ms=gate.offset_ms)
+            try:
+                if outcome == "completed":
+                    result = str(await asyncio.to_thread(_authorise, values, step_id))
+            finally:
+                for value in values.values():
+                    value.wipe()
+        finally:
+            if capture.active:  # cancelled: the call ended during the step
+                capture.cancel()
+            self._payment = None
+            if self.state == "payment":
+                self.state = "replying"
+            self._append(
+                PaymentResumedEvent(
+                    step_id=step_id,
+                    at=now().isoformat(),
+                    audio_offset_ms=gate.offset_ms,
+                    outcome=outcome,
+                    result=result,
+                    stream_index=self.info.stream_index,
+                )
+            )
+        key = result.split(":")[0] if outcome == "completed" else outcome
+        prompt = await self._prompt(PAYMENT_RESULTS[key], turn=turn.number)
+        await self._play(prompt, kind="payment", turn=turn.number)
+
+    async def _payment_keys_entered(self, turn: _Turn, capture: PaymentCapture) -> str:
+        """Prompt field by field until every field is entered ("completed") or the caller
+        enters nothing for CALLSEAL_PAYMENT_TIMEOUT_S ("timed_out")."""
+        loop = asyncio.get_running_loop()
+        prompted = -1
+        deadline = 0.0
+        while not capture.complete:
+            if capture.field_index != prompted:
+                prompted = capture.field_index
+                prompt = await self._prompt(PAYMENT_FIELDS[prompted], turn=turn.number)
+                await self._play(prompt, kind="payment", turn=turn.number)
+                turn.outcome.set()
+                deadline = loop.time() + settings.CALLSEAL_PAYMENT_TIMEOUT_S
+            self._payment_keys.clear()
+            try:
+                await asyncio.wait_for(self._payment_keys.wait(), deadline - loop.time())
+            except TimeoutError:
+                return "timed_out"
+        return "completed"
+
     # --- inference connections ---------------------------------------------------------
     @asynccontextmanager
     async def _connect_asr(self) -> AsyncIterator[tuple[AsrStream, str]]:
@@ -785,8 +992,8 @@ class AgentPipeline:
         raise error
 
     # --- the ledger ----------------------------------------------------------------------
-    def _append(self, event: object, *, personal: bool = False) -> None:
-        self._ledger.put_nowait(([event], personal))
+    def _append(self, event: object, *, personal: bool = False, keep_raw: bool = True) -> None:
+        self._ledger.put_nowait(([event], personal, keep_raw))
 
     async def _record_loop(self) -> None:
         """Append the agent's events in order, one transaction at a time, off the audio
@@ -795,9 +1002,9 @@ class AgentPipeline:
             item = await self._ledger.get()
             if item is None:
                 return
-            events, personal = item
+            events, personal, keep_raw = item
             try:
-                prepared = await asyncio.to_thread(self._prepare, events)
+                prepared = await asyncio.to_thread(self._prepare, events, keep_raw)
                 await database_sync_to_async(records.agent_events_append)(
                     tenant=self.setup.tenant,
                     call_id=self.call_id,
@@ -807,7 +1014,7 @@ class AgentPipeline:
             except Exception:
                 log.exception("agent event not recorded")
 
-    def _prepare(self, events: list[object]) -> list[object]:
+    def _prepare(self, events: list[object], keep_raw: bool = True) -> list[object]:
         from dataclasses import replace
 
         from compliance.redaction import redact_text
@@ -816,6 +1023,10 @@ class AgentPipeline:
         for event in events:
             if isinstance(event, (ev.TurnCaller, ev.TurnAgent)):
                 event = replace(event, redacted_text=redact_text(event.text).redacted_text)
+                if not keep_raw:  # no consent: the raw words are never stored
+                    event = replace(event, text="")
+                    if isinstance(event, ev.TurnAgent):
+                        event = replace(event, heard_text="")
             elif isinstance(event, _EscalationPending):
                 event = self._escalation_event(event.reason)
             elif isinstance(event, ev.ToolCalled):
@@ -878,6 +1089,19 @@ class AgentPipeline:
             await client.close()
         for llm in getattr(self, "_llms", {}).values():
             await llm.close()
+
+
+def _authorise(values: dict[str, SecretDigits], reference: str) -> str:
+    """Hand the captured fields to the configured processor (in a thread)."""
+    from django.utils.module_loading import import_string
+
+    try:
+        processor: PaymentProcessor = import_string(settings.CALLSEAL_PAYMENT_PROCESSOR)()
+        return str(processor.authorise(values, reference=reference))
+    except Exception as exc:
+        # The message may echo what the processor was given: only the type is logged.
+        log.error("payment processor failed: %s", type(exc).__name__)
+        return "error:processor"
 
 
 def _keyword_arguments(tool: str, text: str) -> dict[str, Any]:

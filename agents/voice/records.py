@@ -16,12 +16,14 @@ from agents.models import AgentConfig, AgentConfigVersion
 from agents.projections import EscalationQueueProjection
 from agents.spec import AgentSpec
 from calls.events import call_stream
+from calls.services import call_events
 from callseal.crypto.services import subject_ref_for
 from callseal.ledger import store
 from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import TenantRef, as_ref, tenant_context
 from callseal.tenancy.models import Tenant
 from callseal.tenancy.router import region_alias
+from compliance.callgate import CallConsentRecord, consent_from_events
 from compliance.datakeys import data_key_ref
 from compliance.models import DataClass
 
@@ -40,6 +42,7 @@ class CallSetup:
     agent_version: int
     spec: AgentSpec
     transcript_key: str  # the ledger subject sealing this call's raw transcript
+    consent: CallConsentRecord  # what the call needs, and the evidence of earlier streams
 
 
 def agent_call_setup(
@@ -92,8 +95,10 @@ def agent_call_setup(
                     ],
                     actor=ACTOR,
                 )
+        consent = consent_from_events(call_events(call_id=call_id))
     return CallSetup(
         tenant=tenant,
+        consent=consent,
         policies=dict(tenant_row.policies or {}),
         agent_id=agent_id,
         agent_version=version,

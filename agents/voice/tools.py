@@ -40,12 +40,20 @@ LOOKUP = Tool(
         "required": ["question"],
     },
 )
+COLLECT_PAYMENT = Tool(
+    name="collect_payment",
+    description=(
+        "Take a card payment: the caller types the card details on the keypad while the "
+        "recording and transcription are paused."
+    ),
+    parameters={"type": "object", "properties": {}},
+)
 RESPOND = Tool(
     name="respond",
     description="Answer the caller yourself.",
     parameters={"type": "object", "properties": {}},
 )
-TOOLS = {t.name: t for t in (ESCALATE, END_CALL, LOOKUP)}
+TOOLS = {t.name: t for t in (ESCALATE, END_CALL, LOOKUP, COLLECT_PAYMENT)}
 
 _HUMAN = re.compile(
     r"\b(human|real person|a person|someone real|representative|operator|"
@@ -55,6 +63,11 @@ _HUMAN = re.compile(
 )
 _BYE = re.compile(
     r"\b(good ?bye|bye|hang up|that'?s all|that is all|nothing else)\b", re.IGNORECASE
+)
+_PAY = re.compile(
+    r"\b(pay|paying|payment|pay (my|the) (bill|invoice|balance)|make a payment|"
+    r"pay by (card|credit card|debit card))\b",
+    re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9']+")
 _STOP_WORDS = (
@@ -98,6 +111,8 @@ def route_by_keywords(
         return Route("escalate_to_human")
     if "end_call" in tools and _BYE.search(text):
         return Route("end_call")
+    if "collect_payment" in tools and _PAY.search(text):
+        return Route("collect_payment")
     if "lookup" in tools and knowledge:
         _, score = best_entry(text, knowledge)
         if score >= LOOKUP_MIN_OVERLAP:

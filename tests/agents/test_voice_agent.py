@@ -18,7 +18,6 @@ from django.db import connections
 from agents.models import EscalationEntry
 from agents.services import agent_create
 from agents.spec import AgentSpec, KnowledgeEntry
-from calls.audio import TELEPHONE_RATE, resample_once
 from calls.models import Call, PhoneNumber
 from calls.services import call_events, phone_number_configure
 from calls.simulator import Account, run_call
@@ -28,7 +27,7 @@ from tests.agents.voice_servers import Honeypot, daphne, inference_service, llm_
 from tests.agents.voice_servers import base_env as _base_env
 from tests.conftest import ALL_DATABASES
 from tests.factories import TenantFactory, UserFactory, membership
-from tests.speech import espeak
+from tests.speech import caller_audio
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,17 +83,6 @@ def eu_inference() -> Iterator[str]:
 def _close_connections() -> Iterator[None]:
     yield
     connections.close_all()
-
-
-def caller_audio(*parts: tuple[float, str | None]) -> np.ndarray:
-    """(seconds of silence before, sentence or None) pieces → 8 kHz int16 caller audio."""
-    pieces = []
-    for pause, sentence in parts:
-        pieces.append(np.zeros(int(pause * TELEPHONE_RATE), dtype=np.int16))
-        if sentence:
-            speech = (espeak(sentence) * 20000).astype(np.int16)
-            pieces.append(resample_once(speech, in_rate=16000, out_rate=TELEPHONE_RATE))
-    return np.concatenate(pieces)
 
 
 def line_for(tenant: Tenant, e164: str, spec: AgentSpec = SPEC) -> tuple[PhoneNumber, uuid.UUID]:

@@ -60,12 +60,14 @@ class Server:
 
 
 @contextmanager
-def inference_service(region: str, env: Mapping[str, str]) -> Iterator[Server]:
+def inference_service(
+    region: str, env: Mapping[str, str], *, asr_models: str = "tiny.en"
+) -> Iterator[Server]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "inference", "serve", "--region", region, "--port", str(port)],
         cwd=ROOT,
-        env={**env, "INFERENCE_ASR_MODELS": "tiny.en", "INFERENCE_PARTIAL_INTERVAL_MS": "700"},
+        env={**env, "INFERENCE_ASR_MODELS": asr_models, "INFERENCE_PARTIAL_INTERVAL_MS": "700"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -125,9 +127,11 @@ class Honeypot:
 
 
 @contextmanager
-def daphne(env: Mapping[str, str]) -> Iterator[str]:
-    """The ASGI app on the test databases (tests using it must commit: transaction=True)."""
+def daphne(env: Mapping[str, str], *, log_path: Path | None = None) -> Iterator[str]:
+    """The ASGI app on the test databases (tests using it must commit: transaction=True).
+    With ``log_path``, everything it logs at DEBUG goes to that file."""
     port = free_port()
+    log = log_path.open("wb") if log_path is not None else None
     process = subprocess.Popen(
         [
             sys.executable,
@@ -144,10 +148,10 @@ def daphne(env: Mapping[str, str]) -> Iterator[str]:
             **env,
             "CALLSEAL_SERVE_TEST_DATABASES": "true",
             "CALLSEAL_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "CALLSEAL_LOG_LEVEL": "WARNING",
+            "CALLSEAL_LOG_LEVEL": "DEBUG" if log is not None else "WARNING",
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log or subprocess.DEVNULL,
+        stderr=log or subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -155,6 +159,8 @@ def daphne(env: Mapping[str, str]) -> Iterator[str]:
         yield url
     finally:
         _stop(process)
+        if log is not None:
+            log.close()
         if process.stderr is not None:
             tail = process.stderr.read().decode(errors="replace")[-3000:]
             if "Traceback" in tail:
