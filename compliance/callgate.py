@@ -176,21 +176,29 @@ class CallGate:
     def evidence_event(self, evidence: Evidence) -> object:
         """The ledger event of one consent record of this stream."""
         at = evidence.at.astimezone(UTC).isoformat()
-        common = {
-            "announcement_version": evidence.announcement_version,
-            "at": at,
-            "audio_offset_ms": evidence.audio_offset_ms,
-            "stream_index": self.stream_index,
-        }
+        version, offset = evidence.announcement_version, evidence.audio_offset_ms
         if isinstance(evidence, AnnouncementPlayed):
-            return ev.ConsentAnnouncementPlayed(**common, requirement=str(evidence.requirement))
-        kinds = {
+            return ev.ConsentAnnouncementPlayed(
+                announcement_version=version,
+                at=at,
+                audio_offset_ms=offset,
+                requirement=str(evidence.requirement),
+                stream_index=self.stream_index,
+            )
+        kinds: dict[type, Any] = {
             ConsentGiven: ev.ConsentGivenEvent,
             ConsentDenied: ev.ConsentDeniedEvent,
             ConsentRevoked: ev.ConsentRevokedEvent,
         }
-        cls = kinds[type(evidence)]
-        return cls(**common, method=str(evidence.method), signal=evidence.signal)  # type: ignore[attr-defined]
+        decided: Any = evidence
+        return kinds[type(evidence)](
+            announcement_version=version,
+            at=at,
+            audio_offset_ms=offset,
+            method=str(decided.method),
+            signal=decided.signal,
+            stream_index=self.stream_index,
+        )
 
     # --- recording lifecycle (ordered, off the loop) --------------------------------------
     def _run(self, op: Any) -> None:

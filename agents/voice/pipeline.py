@@ -83,6 +83,8 @@ CONSENT_REPLIES = {
     ConsentDenied: "Understood, this call will not be recorded. How can I help you today?",
     ConsentRevoked: "Understood. The recording has been stopped.",
 }
+# The recording announcement (with the greeting) and payment prompts are heard whole.
+UNINTERRUPTIBLE = frozenset({"greeting", "payment"})
 # Consent plus a request ("yes, and I'd like to ...") is answered, not just acknowledged.
 CONSENT_ONLY_MAX_WORDS = 6
 PAYMENT_FIELDS = (
@@ -333,6 +335,8 @@ class AgentPipeline:
         speech = self._speech
         if speech is None or not speech.audible:
             return
+        if speech.kind in UNINTERRUPTIBLE:
+            return  # heard whole; the caller's turn is answered after it
         self._speech = None
         kept = []
         while not self._out.empty():

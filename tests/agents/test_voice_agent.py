@@ -127,7 +127,7 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
         "REGION_US_LLM_URL": us.url + "/v1",
     }
     audio = caller_audio(
-        (6.0, None),
+        (14.0, None),  # the greeting and the recording question (eu: explicit consent)
         (0.0, "What are your opening hours?"),
         (6.0, "Thank you. Can you tell me a joke?"),
         (10.0, None),
@@ -146,8 +146,10 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
     assert [(e.data["agent_id"], e.data["agent_version"]) for e in assigned] == [(str(agent_id), 1)]
     caller = of_type(events, "turn.caller")
     assert len(caller) == 2
-    assert "opening hours" in caller[0].data["text"].lower()
-    assert "joke" in caller[1].data["text"].lower()
+    # An eu caller who has not said yes to recording: only the redacted words are kept.
+    assert "opening hours" in caller[0].data["redacted_text"].lower()
+    assert "joke" in caller[1].data["redacted_text"].lower()
+    assert [c.data["text"] for c in caller] == ["", ""]
     assert caller[0].subject_ref  # sealed under the call's raw-transcript key
     tool = of_type(events, "tool.called")
     assert [t.data["name"] for t in tool] == ["lookup"]
@@ -159,7 +161,8 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
     assert agent_turns["lookup"]["text"] == HOURS
     assert agent_turns["lookup"]["heard_text"] == HOURS
     assert agent_turns["lookup"]["interrupted"] is False
-    assert agent_turns["reply"]["text"]  # the LLM's answer, spoken
+    assert agent_turns["reply"]["redacted_text"]  # the LLM's answer, spoken
+    assert agent_turns["reply"]["text"] == ""  # it may repeat the caller: raw only under consent
     hops = of_type(events, "inference.hop")
     assert {h.data["service"] for h in hops} == {"asr", "llm", "tts"}
     assert {h.data["region"] for h in hops} == {"eu"}
@@ -215,7 +218,7 @@ def test_caller_speech_over_the_agent_clears_playback_and_keeps_only_what_was_he
         "REGION_EU_LLM_URL": llm,
     }
     audio = caller_audio(
-        (6.0, None),
+        (14.0, None),  # the greeting and the recording question are never cut off
         (0.0, "Where can I park my car?"),
         (4.0, "Sorry, one moment please."),
         (3.0, None),
@@ -257,7 +260,8 @@ def test_inference_stopped_mid_call_plays_the_apology_and_escalates(llm, storage
 
             def stop_when_cached() -> None:
                 while not done.wait(0.1):
-                    if len(list(cache.glob("*.json"))) >= 5:  # greeting + 4 phrases
+                    # greeting + 4 fallback phrases + 3 consent acknowledgements
+                    if len(list(cache.glob("*.json"))) >= 8:
                         us_inference.stop()
                         return
 

@@ -50,11 +50,11 @@ async def test_a_calls_turns_are_pushed_redacted_to_its_followers(
     agent = await ws.receive_json_from(timeout=5)
     assert caller == {
         "topic": f"call:{call.call_id}",
-        "event": {"kind": "turn", "version": 2, "speaker": "caller", "text": "card [CARD]"},
+        "event": {"kind": "turn", "version": 3, "speaker": "caller", "text": "card [CARD]"},
     }
     assert agent["event"] == {
         "kind": "turn",
-        "version": 4,
+        "version": 5,
         "speaker": "agent",
         "text": "Noted.",
         "interrupted": False,
@@ -125,7 +125,11 @@ def test_a_supervisor_ends_a_call_through_twilio_and_it_is_recorded(acme_us, us_
         {"Status": "completed"},
         [],
     )
-    assert _events(acme_us, call.call_id) == ["call.started", "call.end_requested"]
+    assert _events(acme_us, call.call_id) == [
+        "call.started",
+        "consent.required",
+        "call.end_requested",
+    ]
 
 
 def test_escalation_moves_the_call_to_a_queue_and_counts_as_escalated(acme_us, us_number, twilio):
@@ -159,4 +163,4 @@ def test_twilio_refusal_records_nothing_and_roles_are_checked(acme_us, us_number
             )
         with pytest.raises(PermissionDenied):
             supervision.call_supervisor_end(actor=agent, call_id=call.call_id, reason="x")
-    assert _events(acme_us, call.call_id) == ["call.started"]
+    assert _events(acme_us, call.call_id) == ["call.started", "consent.required"]

@@ -75,7 +75,8 @@ def test_events_appended_without_projection_are_applied_before_the_end_decides(a
     call.end()
     summary = _summary(acme_us, call.call_id)
     assert (summary.outcome, summary.agent_turns, summary.v2v_count) == ("contained", 1, 1)
-    assert summary.ledger_version == 6  # started, caller, hop, agent, latency, ended
+    # started, consent.required, caller, hop, agent, latency, ended
+    assert summary.ledger_version == 7
 
 
 def test_catch_up_and_rebuild_change_nothing_already_applied(acme_us, drive):

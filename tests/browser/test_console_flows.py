@@ -5,6 +5,7 @@ set in conftest), which phones the server's own Twilio webhook and media stream.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from io import StringIO
@@ -12,14 +13,19 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from agents.services import agent_create
+from agents.spec import AgentSpec, KnowledgeEntry
 from calls.models import Call, PhoneNumber
+from calls.services import phone_number_auth_token, phone_number_configure
+from calls.simulator import Account, run_call
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.models import Tenant
 from tests.analytics.ai_events import event
 from tests.analytics.conftest import CallDriver
 from tests.conftest import ALL_DATABASES, postgres_mode
-from tests.console.helpers import make_recording
+from tests.factories import UserFactory, membership
 from tests.live import serve_asgi
+from tests.speech import caller_audio
 
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES, transaction=True)
 PASSWORD = "browser-demo-password"
@@ -154,15 +160,12 @@ def test_admin_creates_an_agent_attaches_it_places_a_test_call_and_plays_the_rec
     with tenant_context(tenant):
         call = Call.objects.get(twilio_call_sid=sid)
         assert call.status == "completed"
-    make_recording(tenant, call.id, kind="redacted", seconds=1.5)
     page.get_by_role("link", name=sid).click()
-    page.get_by_label("Reason for listening").fill("quality review of the test call")
-    page.get_by_role("button", name="Play").click()
-    page.wait_for_function(
-        "() => { const a = document.getElementById('recording-audio');"
-        " return a && a.readyState >= 1 && a.duration > 1.4; }"
-    )
-    screenshot(page, "call-detail")
+    # The test caller (a non-geographic number: explicit consent) never said yes.
+    consent = page.get_by_role("region", name="Consent evidence").inner_text()
+    assert "consent.required requirement explicit" in consent
+    assert "consent.given" not in consent
+    assert page.get_by_text("No recording you may play.").is_visible()
 
 
 @pytest.mark.skipif(
@@ -191,13 +194,66 @@ def test_a_supervisor_sees_the_transcript_arrive_live(demo, page, live_server_ur
     page.get_by_text("This call has ended.").wait_for()
 
 
-def test_compliance_officer_sees_the_consent_evidence(demo, page, live_server_url, screenshot):
-    call = _demo_call("acme-us")
+def _place_call(base: str, number: PhoneNumber, audio, caller: str):  # type: ignore[no-untyped-def]
+    """A call from the Twilio stand-in, off this thread's (Playwright's) event loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    account = Account(
+        base_url=base,
+        number=number.e164,
+        account_sid=number.twilio_account_sid,
+        auth_token=phone_number_auth_token(number),
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            asyncio.run, run_call(account, audio, echo=False, trailing_ms=0, caller=caller)
+        ).result()
+
+
+def test_compliance_officer_plays_a_consented_calls_recording_and_sees_its_evidence(
+    demo, page, live_server_url, screenshot
+):
+    """Nothing injected: a Californian caller (explicit consent) says yes, the call path
+    records the evidence and the recording, and the officer plays it with a reason."""
+    tenant = Tenant.objects.get(slug="acme-us")
+    number = PhoneNumber.objects.get(tenant=tenant)
+    with tenant_context(tenant):
+        agent = agent_create(
+            actor=membership(user=UserFactory(), tenant=tenant),
+            spec=AgentSpec(
+                name="Front desk",
+                system_prompt="You are the phone assistant of Acme.",
+                greeting="Hello, Acme.",
+                knowledge=(KnowledgeEntry("What are your opening hours?", "Nine to five."),),
+            ),
+        )
+    phone_number_configure(
+        phone_number=number,
+        account_sid=number.twilio_account_sid,
+        auth_token=phone_number_auth_token(number),
+        agent_id=agent.id,
+    )
+    audio = caller_audio(
+        (15.0, None), (0.0, "Yes."), (6.0, "What are your opening hours?"), (7.0, None)
+    )
+    report = _place_call(live_server_url, number, audio, caller="+14155550123")
+    assert report.error is None, report.error
+    with tenant_context(tenant):
+        call = Call.objects.get(twilio_call_sid=report.call_sid)
+
     _log_in(page, live_server_url, "acme-us-compliance")
-    page.goto(f"{live_server_url}/calls/{call.call_id}/")
-    consent = page.get_by_role("region", name="Consent evidence")
-    assert "consent.given" in consent.inner_text()
-    assert "method speech, signal speech:yes, announcement version v3" in consent.inner_text()
+    page.goto(f"{live_server_url}/calls/{call.id}/")
+    consent = page.get_by_role("region", name="Consent evidence").inner_text()
+    assert "consent.required requirement explicit, policy jurisdiction, state CA" in consent
+    assert "consent.announcement_played" in consent
+    assert "consent.given method speech, signal speech:yes, announcement version ann-" in consent
+    page.get_by_label("Reason for listening").fill("complaint review 88")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "() => { const a = document.getElementById('recording-audio');"
+        " return a && a.readyState >= 1 && a.duration > 5; }"
+    )
+    screenshot(page, "call-detail")
 
 
 def test_a_us_user_cannot_reach_an_eu_call_by_url(demo, page, live_server_url):

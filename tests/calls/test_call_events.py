@@ -72,7 +72,11 @@ def test_the_voice_webhook_records_call_started_with_the_caller_number_sealed(cl
     sid = "CA" + uuid.uuid4().hex
     post_signed(client, line, VOICE_URL, voice_params(line, sid))
     post_signed(client, line, VOICE_URL, voice_params(line, sid))  # a retry: a resumption
-    (started,) = events_of(line, sid)
+    started, required = events_of(line, sid)
+    assert required.type == "consent.required"
+    # CA is an all-party state; the number itself is not in the decision.
+    assert (required.data["requirement"], required.data["state"]) == ("explicit", "CA")
+    assert "+14155559876" not in str(required.data)
     call = call_of(line, sid)
     with tenant_context(line.number.tenant):
         subject = subject_ref_for("+14155559876")
@@ -119,14 +123,15 @@ def test_status_callbacks_are_recorded_once_each_in_sequence_order(client, line)
     events = events_of(line, sid)
     assert [e.type for e in events] == [
         "call.started",
+        "consent.required",
         "call.status_changed",
         "call.status_changed",
         "call.ended",
     ]
-    assert [e.data["sequence"] for e in events[1:3]] == [1, 3]
-    assert events[3].data["status"] == CallStatus.COMPLETED
+    assert [e.data["sequence"] for e in events[2:4]] == [1, 3]
+    assert events[4].data["status"] == CallStatus.COMPLETED
     call = call_of(line, sid)
-    assert (call.status, call.status_sequence, call.ledger_version) == ("completed", 3, 4)
+    assert (call.status, call.status_sequence, call.ledger_version) == ("completed", 3, 5)
 
 
 async def test_a_stream_with_stop_records_connected_ended_and_call_ended(line):
@@ -142,11 +147,12 @@ async def test_a_stream_with_stop_records_connected_ended_and_call_ended(line):
     events = await database_sync_to_async(events_of)(line, sid)
     assert [e.type for e in events] == [
         "call.started",
+        "consent.required",
         "stream.connected",
         "stream.ended",
         "call.ended",
     ]
-    connected, ended = events[1].data, events[2].data
+    connected, ended = events[2].data, events[3].data
     assert (connected["stream_index"], connected["stream_sid"]) == (1, STREAM_SID)
     assert (ended["reason"], ended["frames_in"], ended["frames_out"]) == ("stop", 10, 10)
     assert ended["pipeline_state"] == {"frames_echoed": 10, "marks": 1}
@@ -165,6 +171,7 @@ async def test_stop_racing_a_disconnect_finalises_the_stream_and_the_call_once(l
     await asyncio.wait_for(comm.wait(), timeout=5)
     assert await database_sync_to_async(types_of)(line, sid) == [
         "call.started",
+        "consent.required",
         "stream.connected",
         "stream.ended",
         "call.ended",
@@ -196,7 +203,7 @@ def test_concurrent_finalisers_end_the_call_exactly_once(line):
     for t in threads:
         t.join()
     assert sorted(results) == [False, False, False, True]
-    assert types_of(line, sid) == ["call.started", "call.ended"]
+    assert types_of(line, sid) == ["call.started", "consent.required", "call.ended"]
 
 
 async def test_a_refused_stream_is_recorded_as_a_security_event(line):
@@ -230,15 +237,16 @@ async def test_a_killed_worker_loses_no_event_and_the_new_stream_records_call_re
     events = await _resume_one_frame_and_stop(line, sid)
     assert [e.type for e in events] == [
         "call.started",
+        "consent.required",
         "stream.connected",
         "call.resumed",
         "stream.connected",
         "stream.ended",
         "call.ended",
     ]
-    assert events[2].data["previous_stream_ended"] is False
-    assert [events[1].data["stream_index"], events[3].data["stream_index"]] == [1, 2]
-    assert events[4].data["stream_index"] == 2
+    assert events[3].data["previous_stream_ended"] is False
+    assert [events[2].data["stream_index"], events[4].data["stream_index"]] == [1, 2]
+    assert events[5].data["stream_index"] == 2
 
 
 async def test_a_resumed_stream_continues_the_pipeline_from_the_ledger(line):
@@ -252,6 +260,7 @@ async def test_a_resumed_stream_continues_the_pipeline_from_the_ledger(line):
     events = await _resume_one_frame_and_stop(line, sid)
     assert [e.type for e in events] == [
         "call.started",
+        "consent.required",
         "stream.connected",
         "stream.ended",
         "call.resumed",
@@ -259,7 +268,7 @@ async def test_a_resumed_stream_continues_the_pipeline_from_the_ledger(line):
         "stream.ended",
         "call.ended",
     ]
-    assert events[3].data["previous_stream_ended"] is True
+    assert events[4].data["previous_stream_ended"] is True
     # The pipeline of stream 2 was rebuilt from the call's events: it counts on from 3.
     echo = EchoPipeline(
         CallInfo(call_sid=sid, tenant_id=line.number.tenant_id, region="us", agent_id=None)

@@ -139,12 +139,13 @@ def test_caller_speech_cuts_the_agent_off_and_the_heard_text_ends_at_the_echoed_
     call, events = call_events(line, report.call_sid)
     assert [e.type for e in events] == [
         "call.started",
+        "consent.required",
         "stream.connected",
         "turn.interrupted",
         "stream.ended",
         "call.ended",
     ]
-    interrupted = events[2].data
+    interrupted = events[3].data
     assert interrupted["heard_chunk_ids"] == heard_ids
     assert interrupted["heard_text"] == " ".join(DEMO_PROMPT[i - 1] for i in heard_ids)
     assert interrupted["discarded_ms"] > 0
@@ -177,11 +178,12 @@ def test_a_worker_killed_mid_call_loses_nothing_and_another_worker_resumes_it(li
     call, events = call_events(line, report.call_sid)
     assert [e.type for e in events] == [
         "call.started",
+        "consent.required",
         "stream.connected",
         "call.resumed",
         "stream.connected",
         "stream.ended",
         "call.ended",
     ]
-    assert events[2].data["previous_stream_ended"] is False
+    assert events[3].data["previous_stream_ended"] is False
     assert (call.stream_count, call.status) == (2, CallStatus.COMPLETED)

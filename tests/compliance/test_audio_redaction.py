@@ -175,3 +175,37 @@ def test_finishing_a_recording_schedules_its_redaction(
     (copy,) = Recording.objects.filter(kind=RecordingKind.REDACTED)
     assert copy.source_id == source_id
     assert ledger_read_stream(stream_id=f"recording-{source_id}")[-1].data["spans"] == 16
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(databases=ALL_DATABASES)
+def test_faster_whisper_word_timings_tone_out_a_spoken_card_number(us_context, storage):
+    """The production transcriber (CALLSEAL_WORD_TRANSCRIBER's default): Whisper's word
+    timings, not a known alignment, place the tone; the copy no longer says the number."""
+    from inference.words import transcribe_words, whisper_words
+
+    card = "four five three nine one four eight eight zero three four three six four six seven"
+    pcm = speak("Hello, I would like to pay.") + silence(0.4)
+    pcm += speak(f"My card number is {card}.") + silence(0.4) + speak("Thank you very much.")
+    source_id = record(call_id=make_call().id, caller=pcm)
+
+    copy = recording_redact(
+        recording_id=source_id,
+        transcriber=whisper_words,
+        transcriber_name="inference.words.whisper_words",
+        actor="test",
+    )
+
+    with recording_reader(Recording.objects.get(id=copy.id)) as reader:
+        redacted = b"".join(f.pcm for f in reader.track_frames("caller"))
+    assert len(redacted) == len(pcm)
+    before = " ".join(w.text for w in transcribe_words(pcm, RATE, region="us")).lower()
+    after = " ".join(w.text for w in transcribe_words(redacted, RATE, region="us")).lower()
+    digits = [c for c in before if c.isdigit()]
+    assert len(digits) >= 12, before  # Whisper wrote the number as digits
+    assert sum(c.isdigit() for c in after) <= 2, after
+    assert "thank you" in after
+    assert "pay" in after
+    events = ledger_read_stream(stream_id=f"recording-{source_id}")
+    assert events[-1].type == "recording.redacted"
+    assert events[-1].data["spans"] >= 1

@@ -83,7 +83,9 @@ def line(settings, storage: dict[str, str]) -> tuple[Tenant, PhoneNumber]:  # ty
         )
         for name, region in settings.REGIONS.items()
     }
-    tenant = TenantFactory(slug="acme-us", region="us", policies={"consent_mode": "jurisdiction"})
+    tenant: Tenant = TenantFactory(  # type: ignore[assignment]
+        slug="acme-us", region="us", policies={"consent_mode": "jurisdiction"}
+    )
     with tenant_context(tenant):
         agent = agent_create(actor=membership(user=UserFactory(), tenant=tenant), spec=SPEC)
     number = PhoneNumber.objects.create(tenant=tenant, e164="+13105550100", label="front desk")
