@@ -1025,7 +1025,11 @@ class AgentPipeline:
 
         out: list[object] = []
         for event in events:
-            if isinstance(event, (ev.TurnCaller, ev.TurnAgent)):
+            if isinstance(event, ev.TurnAgent) and event.kind != "reply":
+                # A fixed phrase or knowledge-base answer: the tenant's words, no caller's
+                # (Presidio would only mistake "Acme" for a person and "today" for a date).
+                event = replace(event, redacted_text=event.text)
+            elif isinstance(event, (ev.TurnCaller, ev.TurnAgent)):
                 event = replace(event, redacted_text=redact_text(event.text).redacted_text)
                 if not keep_raw:  # no consent: the raw words are never stored
                     event = replace(event, text="")
