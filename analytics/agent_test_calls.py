@@ -1,6 +1,7 @@
 """Test calls: an admin places a simulated call to an agent's number from its page.
 
-The run synthesises a caller sentence with espeak-ng and drives calls.simulator against
+The run (a scripted caller: waits out the greeting, presses 1 to agree to recording, says an
+espeak-ng sentence, waits for the reply) drives calls.simulator against
 this deployment's own Twilio webhook and media stream, exactly as a caller through Twilio
 would; the call is then an ordinary call (ledger, console, transcript). The result (the
 simulator's latency figures) is recorded as ``test_call.finished``.
@@ -161,6 +162,37 @@ def speak(text: str) -> Any:
         return load_wav(path)
 
 
+# Piper's en_US voices speak about 14 characters a second; the caller waits as if at 10,
+# plus the greeting's synthesis on a first call, before answering the recording question.
+GREETING_CHARS_PER_S = 10
+GREETING_MARGIN_S = 4.0
+REPLY_WAIT_S = 9.0
+
+
+def test_caller_script(greeting: str, caller_text: str) -> tuple[Any, list[tuple[int, str]]]:
+    """What the test caller does: waits out the greeting and the recording announcement,
+    presses 1 (yes to recording, by keypad so that it never depends on ASR), waits for the
+    acknowledgement, says its sentence, then waits for the reply. Audio and (ms, key)."""
+    import numpy as np
+
+    from calls.audio import TELEPHONE_RATE
+    from calls.simulator import DTMF_TONE_MS, with_keypad
+    from compliance.consent import Requirement, announcement_text
+
+    announcement = announcement_text(settings.CALLSEAL_CONSENT_ANNOUNCEMENT, Requirement.EXPLICIT)
+    spoken = f"{greeting} {announcement}"
+    key_ms = round((len(spoken) / GREETING_CHARS_PER_S + GREETING_MARGIN_S) * 1000)
+    sentence_ms = key_ms + DTMF_TONE_MS + 3500  # "Thank you. How can I help you today?"
+
+    def silence(ms: int) -> Any:
+        return np.zeros(ms * TELEPHONE_RATE // 1000, dtype=np.int16)
+
+    sentence = speak(caller_text)
+    audio = np.concatenate([silence(sentence_ms), sentence, silence(int(REPLY_WAIT_S * 1000))])
+    keys = [(key_ms, "1")]
+    return with_keypad(audio, keys), keys
+
+
 def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None:
     """Place the call and record its result (never raises: a failure is a result)."""
     from calls import services
@@ -178,10 +210,17 @@ def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url:
                 auth_token=services.phone_number_auth_token(number),
             )
             echo = settings.CALLSEAL_CALL_PIPELINE.endswith(".EchoPipeline")
+            keys: list[tuple[int, str]] = []
+            if echo:
+                audio = speak(test_call.caller_text)
+            else:
+                greeting = str(agent_get(agent_id=test_call.agent_id).spec.get("greeting", ""))
+                audio, keys = test_caller_script(greeting, test_call.caller_text)
             result = asyncio.run(
                 run_call(
                     account,
-                    speak(test_call.caller_text),
+                    audio,
+                    dtmf=keys,
                     echo=echo,
                     call_sid=test_call.twilio_call_sid,
                 )
