@@ -70,6 +70,7 @@ def load_service(config: ServiceConfig) -> Service:
         cache_dir=config.cache_dir,
         cpu_threads=config.cpu_threads,
         num_workers=config.asr_concurrency,
+        window_s=config.asr_window_s,
     )
     tts = load_tts_engines(region=config.region)
     executor = ThreadPoolExecutor(
