@@ -446,13 +446,13 @@ def _pipecat(
         reports = _drive("pipecat-1.14", account, clips, greeting_s)
     summary = _summary(reports)
     sids = {r.call_sid for r in reports}
-    rows = []
+    last: dict[str, dict[str, Any]] = {}  # per call, the VAD stop that ended the turn
     if timings.exists():
         for line in timings.read_text().splitlines():
             row = json.loads(line)
-            if row.get("call_sid") in sids:
-                rows.append(row)
-    summary["turns"] = rows
+            if row.get("call_sid") in sids and "transcription" in row:
+                last[row["call_sid"]] = row
+    summary["turns"] = list(last.values())
     return summary
 
 
@@ -497,7 +497,11 @@ def _print_breakdowns(ours: dict[str, Any], peer: dict[str, Any]) -> None:
             }
         )
     peer_keys = ["transcription", "llm_first_text", "tts_first_audio", "first_out"]
-    _stage_table("pipecat stages, ms after its VAD stop (0.2 s after speech)", peer_rows, peer_keys)
+    _stage_table(
+        "pipecat stages, ms after the VAD stop that ended the turn (0.2 s after speech)",
+        peer_rows,
+        peer_keys,
+    )
 
 
 def main() -> int:
