@@ -12,10 +12,11 @@ replacing, and nothing is downloaded. Both get the same system prompt, greeting 
 token limit and temperature.
 
 The same simulator (calls/simulator.py: Twilio's signed webhook, TwiML <Stream>, 20 ms
-μ-law frames paced in real time) places CALLS calls one at a time on each side, with the
-same caller audio: the LibriVox clips of Debian's pocketsphinx-testdata and espeak-ng
-questions, each after enough silence for the greeting to finish. One warm-up call per side
-is not counted. Per call:
+μ-law frames paced in real time) places CALLS calls a side, one call at a time, the sides
+alternating (both stay up, idle between their calls, so that other work on this shared
+machine weighs on both alike; the share it took is printed). Callers are the LibriVox clips
+of Debian's pocketsphinx-testdata and espeak-ng questions, each after enough silence for
+the greeting to finish. One warm-up call per side is not counted. Per call:
 - voice-to-voice: the caller's last loud frame sent → the first loud agent frame received;
 - time to first word: the webhook answered → the first agent audio frame (the greeting).
 Targets (issue 5): ours p50 ≤ 900 ms, p95 ≤ 1,500 ms, p50 ≤ 0.8 x Pipecat's, TTFW ≤ 700 ms.
@@ -106,14 +107,35 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 180)
             time.sleep(0.3)
 
 
+SERVER_PIDS: set[int] = set()  # the servers this run started (their CPU time is "ours")
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process and the
+    servers it started), to tell how much other work shared the cores during a side."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    busy = (sum(fields[:8]) - fields[3] - fields[4]) / tick  # all but idle and iowait
+    own = sum(os.times()[:4])
+    for pid in SERVER_PIDS:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own += sum(int(v) for v in stat[11:15]) / tick  # utime stime cutime cstime
+    return busy, own
+
+
 @contextmanager
 def _server(name: str, argv: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
     log = (WORK / f"{name}.log").open("wb")
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log)
+    SERVER_PIDS.add(process.pid)
     try:
         _wait_http(ready_url, process)
         yield
     finally:
+        SERVER_PIDS.discard(process.pid)
         if process.poll() is None:
             process.terminate()
             try:
@@ -266,42 +288,54 @@ def _with_lead(pcm: np.ndarray, lead_s: float) -> np.ndarray:
     return np.concatenate([np.zeros(int(lead_s * TELEPHONE_RATE), dtype=np.int16), pcm])
 
 
-# --- driving one side ----------------------------------------------------------------------
+# --- driving both sides --------------------------------------------------------------------
 def _drive(
-    name: str,
-    account: Any,
-    clips: list[tuple[str, np.ndarray]],
-    greeting_s: float,
-) -> list[Any]:
+    sides: dict[str, Any], clips: list[tuple[str, np.ndarray]], greeting_s: float
+) -> dict[str, list[Any]]:
+    """Warm each side up with one call, then place CALLS calls a side, alternating between
+    the sides, so that whatever else runs on the machine weighs on both alike."""
     from calls.simulator import run_call
 
-    async def one(audio: np.ndarray) -> Any:
-        return await run_call(account, audio, echo=False, trailing_ms=TRAILING_MS)
+    def one(account: Any, audio: np.ndarray) -> Any:
+        return asyncio.run(run_call(account, audio, echo=False, trailing_ms=TRAILING_MS))
 
-    # Warm-up (not counted): models load, caches fill.
     lead_s = greeting_s + LEAD_MARGIN_S
-    warm = asyncio.run(one(_with_lead(clips[1][1], lead_s + 2.0)))
-    if warm.error:
-        raise RuntimeError(f"{name}: warm-up call failed: {warm.error}")
-    print(
-        f"  {name}: warm-up call TTFW {_fmt(warm.answer_to_first_audio_ms).strip()} ms, v2v "
-        f"{_fmt(warm.voice_to_voice_ms).strip()} ms; callers speak {lead_s:.1f} s after answer",
-        flush=True,
-    )
-    reports = []
-    for i in range(CALLS):
-        label, pcm = clips[i % len(clips)]
-        report = asyncio.run(one(_with_lead(pcm, lead_s)))
-        reports.append(report)
-        v2v = "no reply" if report.voice_to_voice_ms is None else f"{report.voice_to_voice_ms:.0f}"
-        ttfw_ms = report.answer_to_first_audio_ms
+    for name, account in sides.items():  # not counted: models load, caches fill
+        warm = one(account, _with_lead(clips[1][1], lead_s + 2.0))
+        if warm.error:
+            raise RuntimeError(f"{name}: warm-up call failed: {warm.error}")
         print(
-            f"    {name} call {i + 1:2d} {label[:42]:42} v2v {v2v:>8} ms  TTFW "
-            f"{'-' if ttfw_ms is None else f'{ttfw_ms:.0f}':>5} ms"
-            + (f"  ERROR {report.error}" if report.error else ""),
+            f"  {name}: warm-up call TTFW {_fmt(warm.answer_to_first_audio_ms).strip()} ms, "
+            f"v2v {_fmt(warm.voice_to_voice_ms).strip()} ms",
             flush=True,
         )
-        time.sleep(0.3)
+    print(f"  callers speak {lead_s:.1f} s after the answer", flush=True)
+    reports: dict[str, list[Any]] = {name: [] for name in sides}
+    busy0, own0, wall0 = *_cpu_seconds(), time.monotonic()
+    for i in range(CALLS):
+        label, pcm = clips[i % len(clips)]
+        for name, account in sides.items():
+            report = one(account, _with_lead(pcm, lead_s))
+            reports[name].append(report)
+            v2v, ttfw = report.voice_to_voice_ms, report.answer_to_first_audio_ms
+            print(
+                f"    call {i + 1:2d} {name:>12} {label[:40]:40} v2v "
+                f"{'no reply' if v2v is None else f'{v2v:.0f} ms':>8}  TTFW "
+                f"{'-' if ttfw is None else f'{ttfw:.0f}':>5} ms"
+                + (f"  ERROR {report.error}" if report.error else ""),
+                flush=True,
+            )
+            time.sleep(0.3)
+    busy1, own1 = _cpu_seconds()
+    cores = os.cpu_count() or 1
+    wall = time.monotonic() - wall0
+    other = max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall * cores)
+    print(
+        f"  during the calls the benchmark's processes used "
+        f"{(own1 - own0) / (wall * cores):.0%} of the {cores} cores, other work on the "
+        f"machine {other:.0%}",
+        flush=True,
+    )
     return reports
 
 
@@ -347,7 +381,10 @@ def _stage_table(title: str, rows: list[dict[str, float | None]], keys: list[str
 
 
 # --- the two sides -------------------------------------------------------------------------
-def _ours(clips: list[tuple[str, np.ndarray]], greeting_s: float, llm_url: str) -> dict[str, Any]:
+@contextmanager
+def _ours(llm_url: str) -> Iterator[Any]:
+    """The us region's inference service and a daphne on the seeded tenant; yields the
+    simulator's account for the agent's number."""
     from calls.simulator import Account
 
     env = _base_env()
@@ -381,34 +418,39 @@ def _ours(clips: list[tuple[str, np.ndarray]], greeting_s: float, llm_url: str) 
             f"http://127.0.0.1:{web_port}/healthz",
         ),
     ):
-        account = Account(
+        yield Account(
             base_url=f"http://127.0.0.1:{web_port}",
             number=NUMBER,
             account_sid=creds["account_sid"],
             auth_token=creds["auth_token"],
         )
-        reports = _drive("callseal", account, clips, greeting_s)
-    summary = _summary(reports)
-    sids = [r.call_sid for r in reports]
+
+
+def _ours_turns(reports: list[Any]) -> dict[str, Any]:
+    """The ledger's view of our calls (after daphne has recorded them)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(sids, f)
-    turns = json.loads(_django("turns", f.name))
-    os.unlink(f.name)
-    summary["turns"] = turns
-    return summary
+        json.dump([r.call_sid for r in reports], f)
+    try:
+        turns: dict[str, Any] = json.loads(_django("turns", f.name))
+    finally:
+        os.unlink(f.name)
+    return turns
 
 
-def _pipecat(
-    clips: list[tuple[str, np.ndarray]], greeting_s: float, llm_url: str, model: str
-) -> dict[str, Any]:
+PIPECAT_TIMINGS = WORK / "pipecat-turns.jsonl"
+
+
+@contextmanager
+def _pipecat(llm_url: str, model: str) -> Iterator[Any]:
+    """benchmarks/pipecat_agent_server.py in its virtualenv; yields the simulator's
+    account (the peer checks no signatures)."""
     from agents.voice.context import REPLY_STYLE
     from calls.simulator import Account
     from inference import assets
 
     python = _ensure_pipecat()
     voice = assets.piper_voice(region="us", voice="en_US-joe-medium").path
-    timings = WORK / "pipecat-turns.jsonl"
-    timings.unlink(missing_ok=True)
+    PIPECAT_TIMINGS.unlink(missing_ok=True)
     port = _free_port()
     argv = [
         str(python),
@@ -432,28 +474,28 @@ def _pipecat(
         "--max-tokens",
         str(_max_reply_tokens()),
         "--timings",
-        str(timings),
+        str(PIPECAT_TIMINGS),
     ]
     # faster-whisper's default is 4 CPU threads; ours runs with 2 (INFERENCE_CPU_THREADS).
     env = {**_base_env(), "OMP_NUM_THREADS": "2"}
     with _server("pipecat", argv, env, f"http://127.0.0.1:{port}/docs"):
-        account = Account(
+        yield Account(
             base_url=f"http://127.0.0.1:{port}",
             number=NUMBER,
             account_sid="AC" + "0" * 32,
             auth_token="0" * 32,
         )
-        reports = _drive("pipecat-1.14", account, clips, greeting_s)
-    summary = _summary(reports)
+
+
+def _pipecat_turns(reports: list[Any]) -> list[dict[str, Any]]:
     sids = {r.call_sid for r in reports}
     last: dict[str, dict[str, Any]] = {}  # per call, the VAD stop that ended the turn
-    if timings.exists():
-        for line in timings.read_text().splitlines():
+    if PIPECAT_TIMINGS.exists():
+        for line in PIPECAT_TIMINGS.read_text().splitlines():
             row = json.loads(line)
             if row.get("call_sid") in sids and "transcription" in row:
                 last[row["call_sid"]] = row
-    summary["turns"] = list(last.values())
-    return summary
+    return list(last.values())
 
 
 def _consent_announcement() -> str:
@@ -522,13 +564,22 @@ def main() -> int:
         llm_argv = llm_server_argv(region="us", host="127.0.0.1", port=llm_port)
         model = assets.llm_gguf(region="us").name
         print(
-            f"{CALLS} calls a side, one at a time: {len(clips)} caller clips (LibriVox, "
-            f"espeak-ng); greeting {greeting_s:.1f} s; one llama.cpp server ({model}) for both",
+            f"{CALLS} calls a side, one at a time, the sides alternating; {len(clips)} caller "
+            f"clips (LibriVox, espeak-ng); greeting {greeting_s:.1f} s; one llama.cpp server "
+            f"({model}) for both",
             flush=True,
         )
-        with _server("llm", llm_argv, llm_server_env(_base_env()), llm_url + "/models"):
-            ours = _ours(clips, greeting_s, llm_url)
-            peer = _pipecat(clips, greeting_s, llm_url, model)
+        with (
+            _server("llm", llm_argv, llm_server_env(_base_env()), llm_url + "/models"),
+            _ours(llm_url) as our_account,
+            _pipecat(llm_url, model) as peer_account,
+        ):
+            reports = _drive(
+                {"callseal": our_account, "pipecat-1.14": peer_account}, clips, greeting_s
+            )
+        ours = {**_summary(reports["callseal"]), "turns": _ours_turns(reports["callseal"])}
+        peer_reports = reports["pipecat-1.14"]
+        peer = {**_summary(peer_reports), "turns": _pipecat_turns(peer_reports)}
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         if isinstance(exc, subprocess.CalledProcessError) and exc.stderr:

@@ -53,6 +53,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.piper.tts import PiperTTSService
@@ -87,11 +88,10 @@ class TurnProbe(BaseObserver):
     """Per user turn: when each stage first produced something (time.monotonic)."""
 
     def __init__(self, call_sid: str, path: str | None) -> None:
-        super().__init__()
+        super().__init__(observe_every_push=False)  # once per frame: when it appeared
         self.call_sid = call_sid
         self.path = path
         self.turn: dict[str, float] | None = None
-        self.seen: set[int] = set()
 
     def _flush(self) -> None:
         if self.turn is not None and self.path:
@@ -100,13 +100,10 @@ class TurnProbe(BaseObserver):
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
-        if id(frame) in self.seen:
-            return  # a frame is pushed once per hop; the first hop is when it appeared
-        self.seen.add(id(frame))
-        if len(self.seen) > 10_000:
-            self.seen.clear()
         now = time.monotonic()
         if isinstance(frame, VADUserStoppedSpeakingFrame):
+            if data.direction != FrameDirection.DOWNSTREAM:
+                return  # the same event is broadcast upstream too
             self._flush()
             self.turn = {"vad_stop": now}
             return
