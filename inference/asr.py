@@ -10,8 +10,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import importlib.metadata
 import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +27,53 @@ ASR_MODELS = ("tiny.en", "base")
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 MAX_UTTERANCE_S = 30.0  # Whisper's window; longer input is cut into several finals
+# faster-whisper pads every utterance's features to Whisper's 30 s window, so a 2 s phone
+# turn costs the encoder as much as 30 s of speech. CTranslate2's encoder takes shorter
+# input: we pad to the utterance plus a margin, in 2 s steps, never below WINDOW_S (same
+# word timestamps; WER on the phone-line clips in benchmarks/bench_asr.py). 30 turns it off.
+WINDOW_S = 10.0
+_FULL_FRAMES = 3000  # 30 s of 10 ms feature frames
+_MARGIN_FRAMES = 100
+_STEP_FRAMES = 200
+_window = threading.local()  # the engine's floor, for the transcription on this thread
+_patch_lock = threading.Lock()
+
+
+def window_frames(content_frames: int, floor_frames: int) -> int:
+    """How many feature frames the encoder sees for ``content_frames`` of audio."""
+    needed = content_frames + _MARGIN_FRAMES
+    stepped = -(-needed // _STEP_FRAMES) * _STEP_FRAMES
+    return min(_FULL_FRAMES, max(floor_frames, stepped))
+
+
+def _install_short_windows() -> None:
+    """Route faster-whisper's padding through ``window_frames`` on threads that are inside
+    ``AsrEngine.transcribe`` (other code in the process keeps the 30 s window)."""
+    import faster_whisper.transcribe as fw
+
+    with _patch_lock:
+        if getattr(fw.pad_or_trim, "callseal_window", False):
+            return
+        original: Callable[..., Any] = fw.pad_or_trim
+
+        def pad_or_trim(array: Any, length: int = _FULL_FRAMES, *, axis: int = -1) -> Any:
+            floor = getattr(_window, "floor_frames", None)
+            if floor is not None and length == _FULL_FRAMES:
+                length = window_frames(array.shape[axis], floor)
+            return original(array, length, axis=axis)
+
+        pad_or_trim.callseal_window = True  # type: ignore[attr-defined]
+        fw.pad_or_trim = pad_or_trim
+
+
+@contextmanager
+def _encoder_window(floor_frames: int) -> Iterator[None]:
+    previous = getattr(_window, "floor_frames", None)
+    _window.floor_frames = floor_frames
+    try:
+        yield
+    finally:
+        _window.floor_frames = previous
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +107,19 @@ class AsrEngine:
     (CTranslate2 releases the GIL, so threads run in parallel)."""
 
     def __init__(
-        self, location: assets.ModelLocation, *, cpu_threads: int, num_workers: int
+        self,
+        location: assets.ModelLocation,
+        *,
+        cpu_threads: int,
+        num_workers: int,
+        window_s: float = WINDOW_S,
     ) -> None:
         from faster_whisper import WhisperModel
 
+        if not 1 <= window_s <= MAX_UTTERANCE_S:
+            raise ValueError(f"window_s must be from 1 to {MAX_UTTERANCE_S:.0f} seconds")
+        _install_short_windows()
+        self.window_frames = round(window_s * 100)
         self.location = location
         self.english_only = location.name.endswith(".en")
         self.info = ModelInfo(
@@ -88,6 +148,17 @@ class AsrEngine:
         if self.english_only:
             language = "en"
         duration_s = len(samples) / ASR_SAMPLE_RATE
+        with _encoder_window(self.window_frames):
+            return self._transcribe(samples, language, word_timestamps, beam_size, duration_s)
+
+    def _transcribe(
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        word_timestamps: bool,
+        beam_size: int,
+        duration_s: float,
+    ) -> Transcript:
         segments, info = self._model.transcribe(
             samples,
             language=language,
@@ -124,7 +195,13 @@ class AsrEngine:
 
 
 def load_asr_engines(
-    *, region: str, names: tuple[str, ...], cache_dir: Path, cpu_threads: int, num_workers: int
+    *,
+    region: str,
+    names: tuple[str, ...],
+    cache_dir: Path,
+    cpu_threads: int,
+    num_workers: int,
+    window_s: float = WINDOW_S,
 ) -> dict[str, AsrEngine]:
     engines: dict[str, AsrEngine] = {}
     for name in names:
@@ -134,5 +211,7 @@ def load_asr_engines(
             location = assets.whisper_base(region=region, cache_dir=cache_dir)
         else:
             raise assets.ModelMissing(f"unknown ASR model {name!r}; choose from {ASR_MODELS}")
-        engines[name] = AsrEngine(location, cpu_threads=cpu_threads, num_workers=num_workers)
+        engines[name] = AsrEngine(
+            location, cpu_threads=cpu_threads, num_workers=num_workers, window_s=window_s
+        )
     return engines

@@ -52,6 +52,7 @@ class ServiceConfig:
     partial_interval_s: float
     max_frame_bytes: int
     cache_dir: Path
+    asr_window_s: float = 10.0  # the encoder's shortest window (inference.asr.WINDOW_S)
 
     @classmethod
     def from_env(
@@ -65,6 +66,9 @@ class ServiceConfig:
             for m in os.environ.get("INFERENCE_ASR_MODELS", "tiny.en,base").split(",")
             if m.strip()
         )
+        window_s = _env_int("INFERENCE_ASR_WINDOW_S", 10, minimum=1)
+        if window_s > 30:
+            raise RegionConfigError("INFERENCE_ASR_WINDOW_S", f"{window_s} is above 30 (Whisper's)")
         return cls(
             region=region,
             host=host or url.hostname or "127.0.0.1",
@@ -77,4 +81,5 @@ class ServiceConfig:
             partial_interval_s=_env_int("INFERENCE_PARTIAL_INTERVAL_MS", 700, minimum=100) / 1000,
             max_frame_bytes=_env_int("INFERENCE_MAX_FRAME_BYTES", 1 << 20, minimum=1024),
             cache_dir=var_dir() / "models",
+            asr_window_s=float(window_s),
         )

@@ -70,8 +70,9 @@ def load_service(config: ServiceConfig) -> Service:
         cache_dir=config.cache_dir,
         cpu_threads=config.cpu_threads,
         num_workers=config.asr_concurrency,
+        window_s=config.asr_window_s,
     )
-    tts = load_tts_engines(region=config.region)
+    tts = load_tts_engines(region=config.region, cpu_threads=config.cpu_threads)
     executor = ThreadPoolExecutor(
         max_workers=config.asr_concurrency + config.tts_concurrency,
         thread_name_prefix="inference",
