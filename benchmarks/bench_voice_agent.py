@@ -499,9 +499,13 @@ def _pipecat_turns(reports: list[Any]) -> list[dict[str, Any]]:
 
 
 def _consent_announcement() -> str:
+    """What our agent says after the greeting to the simulator's caller (a non-geographic
+    number: explicit consent), so that both sides speak the same words."""
     from django.conf import settings
 
-    return str(settings.CALLSEAL_CONSENT_ANNOUNCEMENT)
+    from compliance.consent import Requirement, announcement_text
+
+    return announcement_text(settings.CALLSEAL_CONSENT_ANNOUNCEMENT, Requirement.EXPLICIT)
 
 
 def _max_reply_tokens() -> int:
