@@ -158,7 +158,8 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
     assert [(e.data["agent_id"], e.data["agent_version"]) for e in assigned] == [(str(agent_id), 1)]
     caller = of_type(events, "turn.caller")
     assert len(caller) == 2
-    assert "opening hours" in caller[0].data["text"].lower()
+    # tiny.en on espeak through the phone line: "hours" is sometimes heard as "hour".
+    assert "opening hour" in caller[0].data["text"].lower()
     assert "joke" in caller[1].data["text"].lower()
     assert caller[0].subject_ref  # sealed under the call's raw-transcript key
     tool = of_type(events, "tool.called")
