@@ -16,7 +16,14 @@ import time
 
 import numpy as np
 
-from benchmarks.bench_telephony import LAG_BUDGET_MS, ROOT, SERVER_CPU, _free_port, _pinned
+from benchmarks.bench_telephony import (
+    LAG_BUDGET_MS,
+    ROOT,
+    SERVER_CPU,
+    _free_port,
+    _pinned,
+    _wait_http,
+)
 
 STEPS = [1, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400]
 SECONDS = 3.0
@@ -66,7 +73,7 @@ def main() -> int:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        time.sleep(3)
+        _wait_http(f"http://127.0.0.1:{port}/")
         base = _load(port, 1)
         best = 0
         for n in STEPS[1:]:

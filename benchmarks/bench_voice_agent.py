@@ -325,7 +325,7 @@ def _drive(
                 + (f"  ERROR {report.error}" if report.error else ""),
                 flush=True,
             )
-            time.sleep(0.3)
+            time.sleep(0.3)  # the server closes the call's stream before the next one opens
     busy1, own1 = _cpu_seconds()
     cores = os.cpu_count() or 1
     wall = time.monotonic() - wall0

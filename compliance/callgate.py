@@ -279,10 +279,6 @@ class CallGate:
                 await asyncio.shield(task)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class CallConsentRecord:
     """A call's consent so far, read back from its ledger events (for a new stream)."""

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from agents import events as ev
 from agents.metrics import FALLBACKS, observe_turn
@@ -53,7 +54,6 @@ from calls.pipeline import (
     PipelineOutput,
 )
 from callseal.ledger.events import RecordedEvent
-from compliance.callgate import now
 from compliance.consent import (
     CallConsent,
     ConsentDenied,
@@ -830,7 +830,9 @@ class AgentPipeline:
         if self._consent is None or self.gate is None:
             return
         self._consent_recorded(
-            self._consent.announcement_played(at=now(), audio_offset_ms=self.gate.offset_ms)
+            self._consent.announcement_played(
+                at=timezone.now(), audio_offset_ms=self.gate.offset_ms
+            )
         )
 
     def _on_dtmf(self, digit: str) -> None:
@@ -843,7 +845,7 @@ class AgentPipeline:
             return
         try:
             evidence = self._consent.dtmf(
-                digit=digit, at=now(), audio_offset_ms=self.gate.offset_ms
+                digit=digit, at=timezone.now(), audio_offset_ms=self.gate.offset_ms
             )
         except ConsentError:
             return
@@ -870,7 +872,7 @@ class AgentPipeline:
             return False
         await self._commit_point(turn)
         offset = round((turn.ended_s if turn.ended_s is not None else turn.started_s) * 1000)
-        evidence = consent.speech(text=text, at=now(), audio_offset_ms=offset)
+        evidence = consent.speech(text=text, at=timezone.now(), audio_offset_ms=offset)
         if not evidence:
             return False
         self._consent_recorded(evidence)
@@ -893,7 +895,7 @@ class AgentPipeline:
             return
         step_id = f"pay-{self.info.stream_index}-{turn.number}"
         capture = PaymentCapture(step_id=step_id, sample_rate=gate.sample_rate)
-        paused = capture.start(at=now(), audio_offset_ms=gate.offset_ms)
+        paused = capture.start(at=timezone.now(), audio_offset_ms=gate.offset_ms)
         gate.payment_begin(capture)
         self._payment, self.state = capture, "payment"
         self._append(
@@ -907,7 +909,7 @@ class AgentPipeline:
         outcome, result = "cancelled", ""  # unless the keys come in (or time out)
         try:
             outcome = await self._payment_keys_entered(turn, capture)
-            _, values = capture.finish(at=now(), audio_offset_ms=gate.offset_ms)
+            _, values = capture.finish(at=timezone.now(), audio_offset_ms=gate.offset_ms)
             try:
                 if outcome == "completed":
                     result = str(await asyncio.to_thread(_authorise, values, step_id))
@@ -923,7 +925,7 @@ class AgentPipeline:
             self._append(
                 PaymentResumedEvent(
                     step_id=step_id,
-                    at=now().isoformat(),
+                    at=timezone.now().isoformat(),
                     audio_offset_ms=gate.offset_ms,
                     outcome=outcome,
                     result=result,
