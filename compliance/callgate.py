@@ -140,7 +140,7 @@ class CallGate:
             # A write that fails must not end the call; the recording stops here and is
             # sealed with what it has.
             log.exception("recording write failed; recording stopped")
-            self._stop("write_failed")
+            self._stop()
 
     # --- the pipeline's side --------------------------------------------------------------
     def consent_begin(
@@ -168,7 +168,7 @@ class CallGate:
             self._agent_pos = max(self._agent_pos, self._caller_pos)
             self._run(self._open())
         elif not allowed and self._recording:
-            self._stop("consent_withdrawn")
+            self._stop()
 
     def payment_begin(self, capture: PaymentCapture) -> None:
         self.payment = capture
@@ -244,7 +244,7 @@ class CallGate:
         if not self._recording:  # consent withdrawn while the file was being opened
             self._run(self._seal())
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self) -> None:
         self._recording = False
         self._pending.clear()
         self._pending_samples = 0
@@ -273,7 +273,7 @@ class CallGate:
         if self.payment is not None and self.payment.active:
             self.payment.cancel()
         if self._recording:
-            self._stop("stream_ended")
+            self._stop()
         for task in list(self._ops):
             with contextlib.suppress(Exception):
                 await asyncio.shield(task)
