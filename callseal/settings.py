@@ -363,6 +363,11 @@ CALLSEAL_METRICS_TOKEN = _setting("CALLSEAL_METRICS_TOKEN", str, "")
 # ASR final, LLM and first TTS audio), played only once the end-of-speech silence confirms
 # the turn; speech resuming first cancels it.
 CALLSEAL_AGENT_SPECULATE_MS = _setting("CALLSEAL_AGENT_SPECULATE_MS", int, 200)
+# A reply's first chunk for TTS may end at a comma once it has this many words (0: whole
+# sentences only): speech starts before the LLM finishes the first sentence.
+CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 4)
+if not 0 <= CALLSEAL_AGENT_FIRST_CLAUSE_WORDS <= 50:
+    raise ImproperlyConfigured("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS: 0 (off) to 50")
 # No agent audio this long after the caller stopped: apology + escalation.
 CALLSEAL_AGENT_NO_AUDIO_S = _setting("CALLSEAL_AGENT_NO_AUDIO_S", float, 1.5)
 CALLSEAL_AGENT_TOOL_ROUTING = _setting("CALLSEAL_AGENT_TOOL_ROUTING", str, "keywords")

@@ -134,7 +134,10 @@ class AsrSession:
             async with self.service.asr_admission.slot():
                 queued_ms = (time.perf_counter() - started) * 1000
                 transcript: Transcript = await self.service.run(
-                    self.engine.transcribe, audio, language=self.language
+                    self.engine.transcribe,
+                    audio,
+                    language=self.language,
+                    beam_size=self.service.config.asr_beam_size,
                 )
         except Busy as exc:
             # The utterance is lost to this request; the client may resend it.

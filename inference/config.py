@@ -53,6 +53,7 @@ class ServiceConfig:
     max_frame_bytes: int
     cache_dir: Path
     asr_window_s: float = 10.0  # the encoder's shortest window (inference.asr.WINDOW_S)
+    asr_beam_size: int = 1  # finals; partials always decode greedily
 
     @classmethod
     def from_env(
@@ -69,6 +70,9 @@ class ServiceConfig:
         window_s = _env_int("INFERENCE_ASR_WINDOW_S", 10, minimum=1)
         if window_s > 30:
             raise RegionConfigError("INFERENCE_ASR_WINDOW_S", f"{window_s} is above 30 (Whisper's)")
+        beam_size = _env_int("INFERENCE_ASR_BEAM", 1, minimum=1)
+        if beam_size > 10:
+            raise RegionConfigError("INFERENCE_ASR_BEAM", f"{beam_size} is above 10")
         return cls(
             region=region,
             host=host or url.hostname or "127.0.0.1",
@@ -82,4 +86,5 @@ class ServiceConfig:
             max_frame_bytes=_env_int("INFERENCE_MAX_FRAME_BYTES", 1 << 20, minimum=1024),
             cache_dir=var_dir() / "models",
             asr_window_s=float(window_s),
+            asr_beam_size=beam_size,
         )

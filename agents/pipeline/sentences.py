@@ -1,5 +1,8 @@
 """Chunk an LLM's token stream into sentences for TTS, so speech starts after the first
-sentence rather than after the whole reply."""
+sentence rather than after the whole reply. With ``first_clause_words`` set, the reply's
+first chunk may end at a clause (a comma, semicolon, colon or dash) once it has that many
+words: the caller hears "Our opening hours are nine to five," while the LLM is still writing
+the rest, and the clause is long enough (~1 s of speech) to cover the next chunk's TTS."""
 
 from __future__ import annotations
 
@@ -30,31 +33,29 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 _BOUNDARY = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
+_CLAUSE = re.compile(r"[,;:]\s+|\s+[\u2014\u2013-]+\s+")  # comma, semicolon, colon, dashes
 MAX_CHARS = 250  # a runaway sentence is cut at a comma or space so TTS is not starved
 
 
 class SentenceChunker:
-    def __init__(self, *, max_chars: int = MAX_CHARS) -> None:
+    def __init__(self, *, max_chars: int = MAX_CHARS, first_clause_words: int = 0) -> None:
+        if first_clause_words < 0:
+            raise ValueError("first_clause_words must be 0 (off) or more")
         self.max_chars = max_chars
+        self.first_clause_words = first_clause_words
         self._buffer = ""
+        self._emitted = False
 
     def feed(self, delta: str) -> list[str]:
         """Add a token delta; return the sentences it completed."""
         self._buffer += delta
         sentences: list[str] = []
-        search_from = 0
-        while True:
-            match = _BOUNDARY.search(self._buffer, search_from)
-            if match is None:
-                break
-            candidate = self._buffer[: match.end()]
-            if self._is_false_boundary(self._buffer[: match.start() + 1]):
-                search_from = match.end()
-                continue
-            if candidate.strip():
-                sentences.append(candidate.strip())
-            self._buffer = self._buffer[match.end() :]
-            search_from = 0
+        if not self._emitted and self.first_clause_words:
+            sentences.extend(self._first_clause())
+        while (end := self._sentence_end()) is not None:
+            candidate, self._buffer = self._buffer[:end].strip(), self._buffer[end:]
+            if candidate:
+                sentences.append(candidate)
         while len(self._buffer) > self.max_chars:
             cut = max(
                 self._buffer.rfind(", ", 0, self.max_chars),
@@ -63,11 +64,35 @@ class SentenceChunker:
             cut = cut + 1 if cut > 0 else self.max_chars
             sentences.append(self._buffer[:cut].strip())
             self._buffer = self._buffer[cut:].lstrip()
+        self._emitted = self._emitted or bool(sentences)
         return sentences
+
+    def _sentence_end(self) -> int | None:
+        """Where the buffer's first sentence ends (after its trailing space), if it does."""
+        search_from = 0
+        while (match := _BOUNDARY.search(self._buffer, search_from)) is not None:
+            if not self._is_false_boundary(self._buffer[: match.start() + 1]):
+                return match.end()
+            search_from = match.end()
+        return None
+
+    def _first_clause(self) -> list[str]:
+        """The reply's opening clause, if it has enough words and ends before the first
+        sentence does."""
+        sentence_end = self._sentence_end()
+        for match in _CLAUSE.finditer(self._buffer):
+            if sentence_end is not None and match.end() > sentence_end:
+                break
+            clause = self._buffer[: match.end()].strip()
+            if len(clause.split()) >= self.first_clause_words:
+                self._buffer = self._buffer[match.end() :]
+                return [clause]
+        return []
 
     def flush(self) -> list[str]:
         """The stream ended: whatever is left is the last sentence."""
         rest, self._buffer = self._buffer.strip(), ""
+        self._emitted = False
         return [rest] if rest else []
 
     @staticmethod

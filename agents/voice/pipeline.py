@@ -649,7 +649,7 @@ class AgentPipeline:
             turn.t["llm_first_token"] = time.monotonic()
 
         async def sentences() -> AsyncIterator[str]:
-            chunker = SentenceChunker()
+            chunker = SentenceChunker(first_clause_words=settings.CALLSEAL_AGENT_FIRST_CLAUSE_WORDS)
             async for delta in aiter_with_first(deltas, first):
                 for sentence in chunker.feed(delta):
                     yield sentence
@@ -662,7 +662,7 @@ class AgentPipeline:
     async def _speak_texts(self, turn: _Turn, texts: list[str], *, kind: str) -> None:
         async def gen() -> AsyncIterator[str]:
             # Sentence by sentence, so that what the caller heard is known per sentence.
-            chunker = SentenceChunker()
+            chunker = SentenceChunker(first_clause_words=settings.CALLSEAL_AGENT_FIRST_CLAUSE_WORDS)
             for text in texts:
                 for sentence in chunker.feed(text + " "):
                     yield sentence

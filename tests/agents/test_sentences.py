@@ -29,3 +29,45 @@ def test_newlines_end_a_sentence_and_runaway_text_is_cut():
     pieces = chunk([long])
     assert all(len(p) <= 250 for p in pieces)
     assert " ".join(pieces) == long
+
+
+def test_the_first_chunk_may_end_at_a_clause_of_enough_words_and_only_the_first():
+    chunker = SentenceChunker(first_clause_words=4)
+    assert chunker.feed("Sure,") == []
+    assert chunker.feed(" our opening hours are") == []  # "Sure," alone is too short
+    assert chunker.feed(" nine to five,") == []  # no space yet: could be "5,000"
+    assert chunker.feed(" Monday") == ["Sure, our opening hours are nine to five,"]
+    # Later chunks are whole sentences again, commas or not.
+    assert chunker.feed(" to Friday, and ten to two") == []
+    assert chunker.feed(" on Saturday. Bye") == ["Monday to Friday, and ten to two on Saturday."]
+    assert chunker.flush() == ["Bye"]
+    # A flush ends the reply: the next one may start with a clause again.
+    assert chunker.feed("Yes, we are open today, ") == ["Yes, we are open today,"]
+
+
+def test_a_first_sentence_shorter_than_a_clause_is_still_one_chunk():
+    chunker = SentenceChunker(first_clause_words=4)
+    assert chunker.feed("Yes, sure. Our hours, as listed, are ") == ["Yes, sure."]
+    assert chunker.feed("nine to five. ") == ["Our hours, as listed, are nine to five."]
+
+
+def test_first_clause_words_must_not_be_negative():
+    import pytest
+
+    with pytest.raises(ValueError, match="first_clause_words"):
+        SentenceChunker(first_clause_words=-1)
+
+
+def test_a_whole_text_at_once_still_starts_with_its_clause():
+    chunker = SentenceChunker(first_clause_words=4)
+    text = "We are open nine to five, Monday to Friday. Call us back any time. "
+    assert chunker.feed(text) == [
+        "We are open nine to five,",
+        "Monday to Friday.",
+        "Call us back any time.",
+    ]
+
+
+def test_a_dash_ends_a_first_clause_too():
+    chunker = SentenceChunker(first_clause_words=4)
+    assert chunker.feed("We are open today \u2014 nine to five") == ["We are open today \u2014"]
