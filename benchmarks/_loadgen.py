@@ -17,10 +17,11 @@ def main() -> None:
     parser.add_argument("--auth-token", required=True)
     parser.add_argument("--calls", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--ramp-s", type=float, default=1.0, help="spread the call starts")
     args = parser.parse_args()
     account = Account(args.base_url, args.number, args.account_sid, args.auth_token)
     audio = synthetic_speech(int(args.seconds * 1000))
-    reports = asyncio.run(run_calls(account, [audio], calls=args.calls, ramp_s=1.0))
+    reports = asyncio.run(run_calls(account, [audio], calls=args.calls, ramp_s=args.ramp_s))
     print(json.dumps(summarise(reports)))
 
 

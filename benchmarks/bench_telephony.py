@@ -2,7 +2,10 @@
 
 Both servers run pinned to CPU 0 and echo caller audio (ours: EchoPipeline through the
 consumer and Player; Pipecat: FastAPI WebSocket transport + TwilioFrameSerializer + an echo
-processor). The same simulator, pinned to CPU 1, places N concurrent calls of 3 s of audio.
+processor). The same simulator, pinned to CPU 1, places N concurrent calls: they arrive at
+ARRIVALS_PER_S (a 300-seat centre with 3-minute calls sees about 2 a second; 20 keeps the
+run short and still charges call set-up to the same core) and each lasts until STEADY_S
+after the last one has arrived, so the measurement covers N calls at once, not set-up alone.
 
 Per frame, echo lag = (echo of caller frame k received) - (caller frame k sent). Each
 server has a fixed delay of its own (Pipecat's output transport paces and buffers), so the
@@ -30,6 +33,8 @@ VAR = ROOT / "var"
 PIPECAT_VENV = VAR / "bench-venvs" / "pipecat"
 LAG_BUDGET_MS = 20.0
 STEPS = [1, 25, 50, 100, 150, 200, 300, 400]
+ARRIVALS_PER_S = 20.0
+STEADY_S = 4.0
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 
@@ -154,8 +159,10 @@ def _load(port: int, account: dict[str, str], calls: int, server_pid: int) -> di
             account["auth_token"],
             "--calls",
             str(calls),
+            "--ramp-s",
+            str(calls / ARRIVALS_PER_S),
             "--seconds",
-            "3",
+            str(calls / ARRIVALS_PER_S + STEADY_S),
         ],
     )
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
