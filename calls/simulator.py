@@ -302,8 +302,8 @@ async def run_call(
             dropped = await _stream(
                 account, report, state, url, custom, answered, dtmf, echo, hung_up
             )
-            if not (dropped and follow_redirect and redirect):
-                break
+            if hung_up.is_set() or not (dropped and follow_redirect and redirect):
+                break  # a call completed through REST is over, whatever its stream did
             webhook = redirect
             params = {**params, "CallStatus": "in-progress"}
     except Exception as exc:  # one failed call is a result, not a crash of the run
