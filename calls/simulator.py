@@ -506,7 +506,7 @@ async def _stream(
                             )
                         )
             if hung_up.is_set():
-                await _completed_by_rest(ws, twilio, report, account)
+                await _completed_by_rest(ws, twilio, report, account, receive_task)
             elif not dropped:
                 await _hang_up(ws, twilio, report, account, echo, receive_task)
         except ConnectionClosed:
@@ -521,12 +521,19 @@ async def _stream(
 
 
 async def _completed_by_rest(
-    ws: Any, twilio: _Twilio, report: CallReport, account: Account
+    ws: Any,
+    twilio: _Twilio,
+    report: CallReport,
+    account: Account,
+    receive_task: asyncio.Task[None],
 ) -> None:
-    """Twilio after a REST update with Status=completed: ``stop``, then it closes."""
+    """Twilio after a REST update with Status=completed: ``stop``, then it closes. The
+    server closes once it has recorded the end (after the hang-up request it is answering
+    returns), so the stand-in lets it close first: the run ends with the ledger complete."""
     report.ended_by = "rest_api"
     report.marks_pending_at_hang_up = len(twilio.pending_marks)
     await ws.send(_stop(twilio, report, account))
+    await asyncio.wait({receive_task}, timeout=10)
     await ws.close()
 
 
