@@ -49,7 +49,7 @@ AI = (
     "call.escalated",
     "agent.fallback",
 )
-SUPERVISION = ("call.end_requested", "call.escalation_requested")
+SUPERVISION = ("call.end_requested", "call.end_refused", "call.escalation_requested")
 CONSENT = (
     "consent.required",
     "consent.announcement_played",

@@ -4,7 +4,8 @@ It authenticates the stream (handshake signature + one-time token bound to the C
 parses and validates each message, decodes caller audio onto the pipeline's bounded queue,
 and plays what the pipeline yields through the per-call Player. Malformed input is counted
 and logged and never ends a healthy call; a flood of it does. The stream is finalised
-exactly once, whichever of stop, disconnect, refusal or flood comes first.
+exactly once, whichever of stop, disconnect, refusal, flood or the pipeline's hang-up comes
+first.
 
 Per-frame work (μ-law table lookup, one soxr call) costs tens of microseconds, well below
 the cost of handing it to a thread, so it stays on the event loop; the pipeline runs its
@@ -33,6 +34,7 @@ from calls.pipeline import (
     CallerAudio,
     CallerDtmf,
     CallInfo,
+    HangUp,
     PipelineInput,
     pipeline_factory,
 )
@@ -220,26 +222,36 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self, pipeline: Any, player: Player, grant: services.StreamGrant
     ) -> None:
         with call_log_context(grant.call_sid):
+            hang_up = False
             try:
-                async for out in pipeline.run(self._caller()):
-                    if isinstance(out, AgentAudio):
-                        player.enqueue(
-                            out.pcm,
-                            sample_rate=out.sample_rate,
-                            text=out.text,
-                            mark=out.mark,
-                            listener=out.listener,
-                        )
-                    elif isinstance(out, BargeIn):
-                        cutoff = await player.barge_in()
-                        await database_sync_to_async(services.playback_interrupted)(
-                            grant=grant, cutoff=cutoff
-                        )
+                async with contextlib.aclosing(pipeline.run(self._caller())) as outputs:
+                    async for out in outputs:
+                        if isinstance(out, AgentAudio):
+                            player.enqueue(
+                                out.pcm,
+                                sample_rate=out.sample_rate,
+                                text=out.text,
+                                mark=out.mark,
+                                listener=out.listener,
+                            )
+                        elif isinstance(out, BargeIn):
+                            cutoff = await player.barge_in()
+                            await database_sync_to_async(services.playback_interrupted)(
+                                grant=grant, cutoff=cutoff
+                            )
+                        elif isinstance(out, HangUp):
+                            hang_up = True
+                            break
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("call pipeline failed")
                 await self._end("pipeline_error")
+                return
+            if hang_up:
+                # The pipeline is closed (its events recorded, its snapshot final) before
+                # the stream's end is recorded.
+                await self._end("hang_up")
 
     async def _send_text(self, text: str) -> None:
         if not self.closing:
@@ -278,10 +290,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             stats=self.stats,
             pipeline_state=snapshot() if snapshot is not None else {},
         )
-        if reason in ("stop", "flood"):
-            # Twilio sends stop when the call ends; a flood ends it from our side (the
-            # <Redirect> that follows is then answered with a hang-up).
-            status = CallStatus.COMPLETED if reason == "stop" else CallStatus.FAILED
+        if reason in ("stop", "flood", "hang_up"):
+            # Twilio sends stop when the call ends; a flood or the pipeline's hang-up ends
+            # it from our side (the <Redirect> that follows is then answered with a
+            # hang-up).
+            status = CallStatus.FAILED if reason == "flood" else CallStatus.COMPLETED
             await database_sync_to_async(services.call_finalise)(
                 tenant=self.grant.tenant, call_sid=self.grant.call_sid, status=status
             )

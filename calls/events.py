@@ -94,7 +94,7 @@ class TurnInterrupted:
 class StreamEnded:
     call_id: str
     stream_index: int
-    reason: str  # stop, disconnected, flood, pipeline_error
+    reason: str  # stop, disconnected, flood, hang_up (the pipeline ended the call), pipeline_error
     frames_in: int
     frames_out: int
     lost_frames: int

@@ -2,7 +2,8 @@
 
 The consumer puts ``CallerAudio`` (PCM at the pipeline's ``input_rate``) and
 ``CallerDtmf`` on a bounded queue; the pipeline reads them as an async iterator and yields
-``AgentAudio`` (to play) and ``BargeIn`` (stop playing now). The AI voice pipeline (agents
+``AgentAudio`` (to play), ``BargeIn`` (stop playing now) and ``HangUp`` (close the stream
+from our side: the call is over). The AI voice pipeline (agents
 app) implements the same Protocol; ``EchoPipeline`` and ``PlaybackPipeline`` are the
 stand-ins used by the simulator tests and benchmarks.
 
@@ -81,8 +82,16 @@ class BargeIn:
     reason: str = "caller_speech"
 
 
+@dataclass(frozen=True, slots=True)
+class HangUp:
+    """The pipeline ends the call from our side (the agent's hang-up that Twilio's REST API
+    refused): the consumer closes the stream and ends the call, so the ``<Redirect>``
+    Twilio then follows is answered with ``<Hangup>`` and the caller is not left in
+    silence."""
+
+
 PipelineInput = CallerAudio | CallerDtmf
-PipelineOutput = AgentAudio | BargeIn
+PipelineOutput = AgentAudio | BargeIn | HangUp
 
 
 class CallPipeline(Protocol):

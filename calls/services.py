@@ -297,15 +297,17 @@ def consent_required(*, phone_number: PhoneNumber, from_number: str) -> ConsentR
 def call_resume(*, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str) -> Answer:
     """Issue a fresh stream token for a call whose stream ended without the call ending.
 
-    Refuses (CallNotResumable) an ended call and one that has used up its resumptions, so
-    that a stream failing at once cannot loop through ``<Redirect>`` forever.
+    Refuses (CallNotResumable) an ended call (``completed``: it ended normally, e.g. the
+    agent said goodbye and closed the stream; ``ended``: otherwise) and one that has used
+    up its resumptions, so that a stream failing at once cannot loop through ``<Redirect>``
+    forever.
     LEDGER: nothing here; ``call.resumed`` is appended by ``stream_authorise`` when the new
     stream is actually connected.
     """
     with tenant_context(tenant), _atomic(tenant):
         call = Call.objects.select_for_update().get(tenant_id=tenant.id, twilio_call_sid=call_sid)
         if call.status in TERMINAL_STATUSES:
-            raise CallNotResumable("ended")
+            raise CallNotResumable("completed" if call.status == CallStatus.COMPLETED else "ended")
         issued = StreamToken.objects.filter(tenant_id=tenant.id, call_sid=call_sid).count()
         if issued > settings.CALLSEAL_MAX_STREAMS_PER_CALL:
             raise CallNotResumable("too_many_streams")

@@ -4,7 +4,10 @@ It signs the voice webhook and the WebSocket handshake with the account's auth t
 Twilio does, reads the TwiML, streams caller audio as 20 ms μ-law frames at real-time pace
 with Twilio's sequenceNumber/chunk/timestamp, keeps a playback buffer for agent audio,
 echoes each mark only when the audio before it would have finished playing (at once on
-``clear``, as Twilio does), and sends ``stop``. It is also the benchmarks' load generator.
+``clear``, as Twilio does), and sends ``stop``. A hang-up through Twilio's REST API
+(``CallControl``, fed by a REST stand-in) ends the call as Twilio does: ``stop``, then the
+socket closes; TwiML that answers a ``<Redirect>`` with ``<Hangup>`` ends it too. The report
+says who ended the call. It is also the benchmarks' load generator.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
 import wave
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +133,48 @@ class CallReport:
     max_send_slip_ms: float = 0.0
     echo_lag_ms: list[float] = field(default_factory=list)
     close_code: int | None = None
+    # caller: the caller hung up (stop after its audio); rest_api: a REST update with
+    # Status=completed (Twilio's stop and close); twiml: the TwiML said <Hangup>.
+    ended_by: str | None = None
+    said: list[str] = field(default_factory=list)  # what TwiML <Say> told the caller
+    # Marks the stand-in held unechoed (their audio still playing) when a REST hang-up came.
+    marks_pending_at_hang_up: int | None = None
     error: str | None = None
+
+
+class CallControl:
+    """Twilio's REST side of simulated calls: ``update`` is what Twilio does on
+    ``POST /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json``. ``Status=completed`` ends
+    that call: its stream gets ``stop`` and the socket closes. Other updates (``Twiml``,
+    ``Url``) are not simulated. Thread-safe: a REST stand-in calls it from its threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+        self._completed: set[str] = set()
+
+    def update(self, call_sid: str, params: Mapping[str, str]) -> None:
+        if params.get("Status") != "completed":
+            return
+        with self._lock:
+            self._completed.add(call_sid)
+            live = self._live.get(call_sid)
+        if live is not None:
+            loop, event = live
+            loop.call_soon_threadsafe(event.set)
+
+    def watch(self, call_sid: str) -> asyncio.Event:
+        """An event (of the running loop) set when the call is completed through REST."""
+        event = asyncio.Event()
+        with self._lock:
+            self._live[call_sid] = (asyncio.get_running_loop(), event)
+            if call_sid in self._completed:
+                event.set()
+        return event
+
+    def forget(self, call_sid: str) -> None:
+        with self._lock:
+            self._live.pop(call_sid, None)
 
 
 class _Twilio:
@@ -166,6 +212,17 @@ def _post_signed(url: str, params: dict[str, str], auth_token: str) -> tuple[int
         return response.status, response.read().decode()
 
 
+def _said(twiml: str) -> list[str]:
+    root = ElementTree.fromstring(twiml)  # noqa: S314 - TwiML from the server under test
+    return [say.text or "" for say in root.findall("Say")]
+
+
+def _hangs_up(twiml: str) -> bool:
+    """TwiML that ends the call (``<Say>`` first, maybe) instead of streaming it."""
+    root = ElementTree.fromstring(twiml)  # noqa: S314 - TwiML from the server under test
+    return root.find("Hangup") is not None and root.find("Connect") is None
+
+
 def _stream_from_twiml(twiml: str) -> tuple[str, dict[str, str], str | None]:
     """The <Connect><Stream> URL, its parameters, and the <Redirect> URL that follows."""
     root = ElementTree.fromstring(twiml)  # noqa: S314 - TwiML from the server under test
@@ -200,6 +257,7 @@ async def run_call(
     follow_redirect: bool = True,
     call_sid: str | None = None,
     caller: str = "+15005550006",
+    control: CallControl | None = None,
 ) -> CallReport:
     """One call. With ``barge_in`` the caller starts speaking at ``audio``'s first loud
     frame (send silence before it to let the agent talk). When the stream drops without
@@ -207,7 +265,8 @@ async def run_call(
     continues the same call on the stream the new TwiML names. ``call_sid`` lets the caller
     know the call's SID in advance (test calls from the console). ``dtmf`` as (ms, key)
     pairs sends each key's ``dtmf`` event when its tone (``with_keypad``) has ended, as
-    Twilio does; ``caller`` is the From number."""
+    Twilio does; ``caller`` is the From number. ``control`` lets Twilio's REST API (a
+    stand-in feeding ``CallControl.update``) hang the call up."""
     call_sid = call_sid or "CA" + uuid.uuid4().hex
     report = CallReport(call_sid=call_sid)
     params = {
@@ -225,6 +284,7 @@ async def run_call(
         barge_frame=_first_loud(audio) if barge_in else None,
     )
     webhook = f"{account.base_url}/twilio/voice"
+    hung_up = control.watch(call_sid) if control is not None else asyncio.Event()
     try:
         while True:
             status, twiml = await asyncio.to_thread(
@@ -233,15 +293,24 @@ async def run_call(
             if status != 200:
                 raise RuntimeError(f"voice webhook answered {status}")
             answered = time.monotonic()
+            report.said.extend(_said(twiml))
+            if _hangs_up(twiml):
+                report.ended_by = "twiml"
+                break
             url, custom, redirect = _stream_from_twiml(twiml)
             report.streams += 1
-            dropped = await _stream(account, report, state, url, custom, answered, dtmf, echo)
-            if not (dropped and follow_redirect and redirect):
-                break
+            dropped = await _stream(
+                account, report, state, url, custom, answered, dtmf, echo, hung_up
+            )
+            if hung_up.is_set() or not (dropped and follow_redirect and redirect):
+                break  # a call completed through REST is over, whatever its stream did
             webhook = redirect
             params = {**params, "CallStatus": "in-progress"}
     except Exception as exc:  # one failed call is a result, not a crash of the run
         report.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if control is not None:
+            control.forget(call_sid)
     if echo and report.error is None:
         report.frames_lost = max(0, report.frames_sent - report.frames_received)
     return report
@@ -286,6 +355,7 @@ async def _stream(
     answered: float,
     dtmf: Keys,
     echo: bool,
+    hung_up: asyncio.Event,
 ) -> bool:
     """One media stream from ``state.next_frame`` on; True when it dropped before stop."""
     signature = RequestValidator(account.auth_token).compute_signature(url, {})
@@ -397,6 +467,8 @@ async def _stream(
                 if receive_task.done():
                     dropped = True  # the server side went away mid-call
                     break
+                if hung_up.is_set():
+                    break
                 now = time.monotonic()
                 report.max_send_slip_ms = max(report.max_send_slip_ms, (now - target) * 1000)
                 sent_at.append(now)
@@ -433,7 +505,9 @@ async def _stream(
                                 }
                             )
                         )
-            if not dropped:
+            if hung_up.is_set():
+                await _completed_by_rest(ws, twilio, report, account, receive_task)
+            elif not dropped:
                 await _hang_up(ws, twilio, report, account, echo, receive_task)
         except ConnectionClosed:
             dropped = True
@@ -444,6 +518,34 @@ async def _stream(
         report.close_code = ws.close_code
     report.voice_to_voice_ms = timing.get("v2v")
     return dropped
+
+
+async def _completed_by_rest(
+    ws: Any,
+    twilio: _Twilio,
+    report: CallReport,
+    account: Account,
+    receive_task: asyncio.Task[None],
+) -> None:
+    """Twilio after a REST update with Status=completed: ``stop``, then it closes. The
+    server closes once it has recorded the end (after the hang-up request it is answering
+    returns), so the stand-in lets it close first: the run ends with the ledger complete."""
+    report.ended_by = "rest_api"
+    report.marks_pending_at_hang_up = len(twilio.pending_marks)
+    await ws.send(_stop(twilio, report, account))
+    await asyncio.wait({receive_task}, timeout=10)
+    await ws.close()
+
+
+def _stop(twilio: _Twilio, report: CallReport, account: Account) -> str:
+    return _json(
+        {
+            "event": "stop",
+            "sequenceNumber": twilio.next_sequence(),
+            "streamSid": twilio.stream_sid,
+            "stop": {"accountSid": account.account_sid, "callSid": report.call_sid},
+        }
+    )
 
 
 async def _hang_up(
@@ -464,16 +566,8 @@ async def _hang_up(
     if twilio.pending_marks:
         last_due = twilio.pending_marks[-1][0]
         await asyncio.sleep(min(1.0, max(0.0, last_due - time.monotonic()) + 0.05))
-    await ws.send(
-        _json(
-            {
-                "event": "stop",
-                "sequenceNumber": twilio.next_sequence(),
-                "streamSid": twilio.stream_sid,
-                "stop": {"accountSid": account.account_sid, "callSid": report.call_sid},
-            }
-        )
-    )
+    report.ended_by = "caller"
+    await ws.send(_stop(twilio, report, account))
     # Twilio closes the socket after stop; give the server a moment to close first.
     await asyncio.wait({receive_task}, timeout=2)
     await ws.close()

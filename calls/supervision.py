@@ -1,8 +1,11 @@
-"""A supervisor ends or escalates a live call from the console.
+"""Live call control through Twilio's REST API: a supervisor ends or escalates a call from
+the console, and the voice agent hangs up after its goodbye (``end_call``).
 
-Twilio is asked first (REST API); only what Twilio accepted is recorded, as
-``call.end_requested`` / ``call.escalation_requested`` on the call's stream. Twilio then
-ends the stream and sends the status callback that records ``call.ended`` as usual.
+Twilio is asked first; what Twilio accepted is recorded, as ``call.end_requested`` /
+``call.escalation_requested`` on the call's stream. Twilio then ends the stream and sends
+the status callback that records ``call.ended`` as usual. A supervisor whose request Twilio
+refuses is told so and nothing is recorded; the agent's refused hang-up is recorded as
+``call.end_refused``, and the agent closes the media stream itself.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from django.core.exceptions import ValidationError
 from calls import selectors, services, twilio_rest
 from calls.models import TERMINAL_STATUSES, Call
 from callseal.ledger.registry import register_event
-from callseal.tenancy.context import current_tenant
+from callseal.tenancy.context import TenantRef, current_tenant, tenant_context
 from callseal.tenancy.models import Membership
 from callseal.tenancy.permissions import Perm, require
 
@@ -28,8 +31,20 @@ MAX_REASON = 200
 @dataclass(frozen=True, slots=True)
 class CallEndRequested:
     call_id: str
-    requested_by: str  # user:<id>
-    reason: str  # staff text; the form says not to put callers' data in it
+    requested_by: str  # user:<id>, or agent:<agent id> (the voice agent's end_call)
+    reason: str  # staff text (the form says not to put callers' data in it), or the agent's
+
+
+@register_event("call.end_refused", version=1)
+@dataclass(frozen=True, slots=True)
+class CallEndRefused:
+    """The agent's hang-up was not accepted (Twilio refused or could not be reached, or
+    the number has no Twilio account): the agent closed the media stream instead."""
+
+    call_id: str
+    requested_by: str  # agent:<agent id>
+    reason: str
+    error: str  # Twilio's answer or ours; no caller data
 
 
 @register_event("call.escalation_requested", version=1)
@@ -48,11 +63,9 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _live_call(call_id: uuid.UUID) -> tuple[Call, str, str]:
-    """The call (404 if foreign), its Twilio account SID and auth token."""
-    call = selectors.call_get(call_id=call_id)
-    if call.status in TERMINAL_STATUSES:
-        raise ValidationError("the call has already ended")
+def call_twilio_credentials(*, call: Call) -> tuple[str, str]:
+    """The Twilio account SID and auth token of the call's number (ValidationError if the
+    number has none)."""
     number = (
         selectors.phone_number_by_id(phone_number_id=call.phone_number_id)
         if call.phone_number_id
@@ -60,7 +73,15 @@ def _live_call(call_id: uuid.UUID) -> tuple[Call, str, str]:
     )
     if number is None or not number.twilio_auth_token_sealed:
         raise ValidationError("the call's number has no Twilio account configured")
-    return call, number.twilio_account_sid, services.phone_number_auth_token(number)
+    return number.twilio_account_sid, services.phone_number_auth_token(number)
+
+
+def _live_call(call_id: uuid.UUID) -> tuple[Call, str, str]:
+    """The call (404 if foreign), its Twilio account SID and auth token."""
+    call = selectors.call_get(call_id=call_id)
+    if call.status in TERMINAL_STATUSES:
+        raise ValidationError("the call has already ended")
+    return call, *call_twilio_credentials(call=call)
 
 
 def call_supervisor_end(*, actor: Membership, call_id: uuid.UUID, reason: str) -> Call:
@@ -116,3 +137,36 @@ def call_supervisor_escalate(
             actor=f"user:{actor.user_id}",
         )
     return call
+
+
+def call_agent_end(
+    *, tenant: TenantRef, call_id: uuid.UUID, agent_id: uuid.UUID, reason: str
+) -> bool:
+    """The voice agent's ``end_call``, once its goodbye was heard: hang up through Twilio
+    and record ``call.end_requested``. Blocking (Twilio's answer): run it in a thread.
+
+    False when Twilio refused or could not be asked: ``call.end_refused`` records why, and
+    the agent must close the media stream itself. True as well when the call had already
+    ended (the caller hung up first): nothing is asked or recorded then.
+    """
+    requested_by = f"agent:{agent_id}"
+    event: CallEndRequested | CallEndRefused
+    with tenant_context(tenant):
+        call = selectors.call_get(call_id=call_id)
+        if call.status in TERMINAL_STATUSES:
+            return True
+        try:
+            account_sid, token = call_twilio_credentials(call=call)
+            twilio_rest.call_hang_up(
+                account_sid=account_sid, auth_token=token, call_sid=call.twilio_call_sid
+            )
+        except (ValidationError, twilio_rest.TwilioRefused) as exc:
+            error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            event = CallEndRefused(
+                call_id=str(call.id), requested_by=requested_by, reason=reason, error=error[:200]
+            )
+        else:
+            event = CallEndRequested(call_id=str(call.id), requested_by=requested_by, reason=reason)
+        with services._atomic(tenant):
+            services._record(call_id=call.id, events=[event], actor=requested_by)
+    return isinstance(event, CallEndRequested)

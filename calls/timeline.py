@@ -24,6 +24,7 @@ CATEGORY = {
     "call.escalated": "escalation",
     "call.escalation_requested": "escalation",
     "call.end_requested": "supervision",
+    "call.end_refused": "supervision",
     "agent.fallback": "fallback",
     **dict.fromkeys(CONSENT, "consent"),
     **dict.fromkeys(PAYMENT, "payment"),
@@ -94,6 +95,8 @@ def describe(event: RecordedEvent) -> str:
         return _kv(d, "reason", "queue", "requested_by")
     if t == "call.end_requested":
         return _kv(d, "reason", "requested_by")
+    if t == "call.end_refused":
+        return _kv(d, "reason", "requested_by", "error")
     if t == "agent.fallback":
         return _kv(d, "reason")
     if t == "call.agent_assigned":

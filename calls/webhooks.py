@@ -74,6 +74,11 @@ def voice(request: HttpRequest) -> HttpResponse:
         )
     except services.CallNotResumable as exc:
         log.info("redirect of an unresumable call", extra={"call_sid": call_sid, "why": exc.reason})
+        if exc.reason == "completed":
+            # The conversation was over (the agent said goodbye): no apology after it.
+            response = VoiceResponse()
+            response.hangup()
+            return _twiml(response)
         return _hang_up(UNAVAILABLE_MESSAGE)
     stream_url = request.build_absolute_uri(reverse("media-stream"))
     stream_url = (

@@ -2,7 +2,9 @@
 OpenAPI spec (../shared/twilio/twilio_api_v2010.json): the path and method exist, path
 parameters match their patterns, HTTP Basic credentials are the account's, form fields
 are ones the operation declares and enum values are allowed. It answers the spec's example
-response for the operation with the request's identifiers, and keeps every request."""
+response for the operation with the request's identifiers, and keeps every request.
+``on_call_update`` is told of each accepted call update (``Calls/{Sid}.json``), so that the
+call simulator can do what Twilio does then (``calls.simulator.CallControl.update``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import re
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +22,8 @@ from typing import Any
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "twilio" / "twilio_api_v2010.json"
 if not SPEC.exists():  # the worktree layout: /work/wt/<name>; shared is /work/shared
     SPEC = Path("/work/shared/twilio/twilio_api_v2010.json")
+
+CALL_UPDATE = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
 
 
 @dataclass
@@ -35,6 +40,7 @@ class TwilioStandIn:
         self.accounts = accounts  # account SID -> auth token
         self.requests: list[Seen] = []
         self.refuse_with: int | None = None  # answer this status instead (tests of failure)
+        self.on_call_update: Callable[[str, dict[str, str]], None] | None = None
         self._routes = [
             (re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", p) + "$"), p, item)
             for p, item in self.spec["paths"].items()
@@ -51,10 +57,11 @@ class TwilioStandIn:
     def check(self, method: str, path: str, headers: Any, body: str) -> tuple[int, Any, Seen]:
         params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
         seen = Seen(method, path, params)
-        for pattern, _template, item in self._routes:
+        for pattern, template, item in self._routes:
             match = pattern.match(path)
             if match and method.lower() in item:
                 operation = item[method.lower()]
+                call_update = template == CALL_UPDATE and method == "POST"
                 break
         else:
             seen.errors.append(f"no operation {method} {path} in the spec")
@@ -93,6 +100,8 @@ class TwilioStandIn:
             return 400, {"code": 21200, "message": "; ".join(seen.errors)}, seen
         if self.refuse_with is not None:
             return self.refuse_with, {"code": 20500, "message": "refused by the test"}, seen
+        if call_update and self.on_call_update is not None:
+            self.on_call_update(match.group("Sid"), params)
         response = operation["responses"].get("200") or operation["responses"].get("201")
         example = next(iter(response["content"]["application/json"]["examples"].values()))["value"]
         answer = {**example, **{k.lower(): v for k, v in match.groupdict().items()}}

@@ -10,7 +10,9 @@ or no agent audio ``CALLSEAL_AGENT_NO_AUDIO_S`` after the caller stopped, plays 
 apology and escalates. Ledger writes go through one owned recorder task, off the audio path.
 
 States: greeting → listening ⇄ replying → escalated | ended. ``resume`` rebuilds them from
-the ledger when a stream is redirected to another worker.
+the ledger when a stream is redirected to another worker. ``end_call`` hangs up through
+Twilio's REST API once the goodbye was heard (calls/supervision.py); when Twilio refuses,
+the pipeline yields ``HangUp`` and the consumer closes the stream.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from agents.voice.context import Conversation, ResumedState, resumed_state
 from agents.voice.endpoints import Endpoint, endpoints_for
 from agents.voice.speech import AsrTurn, Speech, aiter_with_first
 from agents.voice.tools import TOOLS, best_entry, route_by_keywords
+from calls import supervision
 from calls.audio import PIPELINE_RATE
 from calls.pipeline import (
     AgentAudio,
@@ -50,6 +53,7 @@ from calls.pipeline import (
     CallInfo,
     CallPipeline,
     EchoPipeline,
+    HangUp,
     PipelineInput,
     PipelineOutput,
 )
@@ -100,6 +104,10 @@ PAYMENT_RESULTS = {
     "unavailable": "I'm sorry, I can't take a payment on this call.",
 }
 RING_SECONDS = 2.0  # caller audio kept for the turn's pre-roll
+# end_call hangs up when the goodbye's mark comes back, or this long after its audio should
+# have finished playing: a lost mark must not hold the line open.
+HANG_UP_MARK_GRACE_S = 3.0
+END_CALL_REASON = "end_call tool"
 INFERENCE_ERRORS = (InferenceError, LlmError, OSError, TimeoutError)
 
 
@@ -151,7 +159,9 @@ class AgentPipeline:
         self.turn_no = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._out: asyncio.Queue[PipelineOutput | _Ack | None] = asyncio.Queue()
-        self._ledger: asyncio.Queue[tuple[list[object], bool, bool] | None] = asyncio.Queue()
+        self._ledger: asyncio.Queue[tuple[list[object], bool, bool] | _HangUpPending | None] = (
+            asyncio.Queue()
+        )
         self._turn: _Turn | None = None
         self._speech: Speech | None = None  # the utterance the caller may be hearing
         self._ring: deque[VadFrame] = deque(maxlen=int(RING_SECONDS * 1000 / 32))
@@ -242,6 +252,9 @@ class AgentPipeline:
                 self._tasks.append(asyncio.create_task(self._announced(greeting)))
             if self.state == "greeting":
                 self.state = "listening"
+            if self.state == "ended":
+                # A stream resumed after end_call, before the hang-up went through.
+                self._ledger.put_nowait(_HangUpPending(reason=END_CALL_REASON))
             for phrase in (APOLOGY, HANDOVER, GOODBYE, HOLD, *CONSENT_REPLIES.values()):
                 await self._prompt(phrase, turn=0)
             if self.state == "escalated":
@@ -570,11 +583,23 @@ class AgentPipeline:
             await self._escalate(reason)
         else:
             self._tool_event(turn, tool, arguments, "ending", routed_by)
-            await self._play(
-                await self._prompt(GOODBYE, turn=turn.number), kind="goodbye", turn=turn.number
-            )
+            prompt = await self._prompt(GOODBYE, turn=turn.number)
+            goodbye = await self._play(prompt, kind="goodbye", turn=turn.number)
             turn.outcome.set()
             self.state = "ended"
+            self._tasks.append(asyncio.create_task(self._hang_up_when_heard(goodbye, prompt)))
+
+    async def _hang_up_when_heard(self, goodbye: Speech, prompt: prompts.CachedPrompt) -> None:
+        """Hang up once the caller heard the goodbye (its mark came back), or a grace
+        period after its audio should have finished: Twilio's marks can be lost. The
+        first frame is our own player's, so it is waited for without a bound."""
+        await goodbye.started.wait()
+        playing_s = len(prompt.pcm) / prompts.RATE
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(goodbye.played.wait(), playing_s + HANG_UP_MARK_GRACE_S)
+        self._record_speech(goodbye)  # what was heard of it, recorded before the hang-up
+        # Through the recorder: after the events before it, and awaited when the call ends.
+        self._ledger.put_nowait(_HangUpPending(reason=END_CALL_REASON))
 
     def _tool_event(
         self, turn: _Turn, name: str, arguments: dict[str, Any], result: str, routed_by: str
@@ -1008,6 +1033,9 @@ class AgentPipeline:
             item = await self._ledger.get()
             if item is None:
                 return
+            if isinstance(item, _HangUpPending):
+                await self._hang_up(item.reason)
+                continue
             events, personal, keep_raw = item
             try:
                 prepared = await asyncio.to_thread(self._prepare, events, keep_raw)
@@ -1019,6 +1047,27 @@ class AgentPipeline:
                 )
             except Exception:
                 log.exception("agent event not recorded")
+
+    async def _hang_up(self, reason: str) -> None:
+        """Ask Twilio to end the call (it then stops the stream and sends the status
+        callback); when it refuses or cannot be reached, the refusal is recorded and the
+        consumer closes the stream (``HangUp``), so the caller is not left in silence."""
+        assert self.info.agent_id is not None
+        # Not thread-sensitive: Twilio may take CALLSEAL_TWILIO_TIMEOUT_S to answer, and
+        # the thread-sensitive executor serialises the ORM calls of every call.
+        end = database_sync_to_async(supervision.call_agent_end, thread_sensitive=False)
+        try:
+            accepted = await end(
+                tenant=self.setup.tenant,
+                call_id=self.call_id,
+                agent_id=self.info.agent_id,
+                reason=reason,
+            )
+        except Exception:
+            log.exception("end_call: the hang-up was not recorded")
+            accepted = False
+        if not accepted:
+            await self._out.put(HangUp())
 
     def _prepare(self, events: list[object], keep_raw: bool = True) -> list[object]:
         from dataclasses import replace
@@ -1120,6 +1169,13 @@ def _keyword_arguments(tool: str, text: str) -> dict[str, Any]:
     if tool == "escalate_to_human":
         return {"reason": f"caller asked for a person: {text}"[:200]}
     return {}
+
+
+@dataclass(frozen=True, slots=True)
+class _HangUpPending:
+    """end_call's hang-up, run by the recorder in its turn (calls/supervision.py)."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

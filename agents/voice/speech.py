@@ -46,7 +46,8 @@ class Speech:
     interrupted: bool = False
     texts: list[str] = field(default_factory=list)  # every sentence generated
     on_first_frame: Callable[[Speech, float], None] | None = None
-    played: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame went out
+    played: asyncio.Event = field(default_factory=asyncio.Event)  # every mark came back
 
     def add_piece(self, text: str) -> _PieceListener:
         self.pieces.append(text)
@@ -55,6 +56,7 @@ class Speech:
     def on_started(self, index: int, at: float) -> None:
         if self.first_frame_at is None:
             self.first_frame_at = at
+            self.started.set()
             if self.on_first_frame is not None:
                 self.on_first_frame(self, at)
 

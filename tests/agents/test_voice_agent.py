@@ -9,6 +9,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,11 @@ from django.db import connections
 from agents.models import EscalationEntry
 from agents.services import agent_create
 from agents.spec import AgentSpec, KnowledgeEntry
+from agents.voice.pipeline import GOODBYE
 from calls.models import Call, PhoneNumber
 from calls.services import call_events, phone_number_configure
-from calls.simulator import Account, run_call
+from calls.simulator import Account, CallControl, CallReport, run_call
+from callseal.ledger.events import RecordedEvent
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.models import Tenant
 from tests.agents.voice_servers import Honeypot, daphne, inference_service, llm_server
@@ -28,6 +31,7 @@ from tests.agents.voice_servers import base_env as _base_env
 from tests.conftest import ALL_DATABASES
 from tests.factories import TenantFactory, UserFactory, membership
 from tests.speech import caller_audio
+from tests.twilio_standin import TwilioStandIn
 
 pytestmark = [
     pytest.mark.slow,
@@ -83,6 +87,24 @@ def eu_inference() -> Iterator[str]:
 def _close_connections() -> Iterator[None]:
     yield
     connections.close_all()
+
+
+@dataclass
+class Twilio:
+    standin: TwilioStandIn
+    url: str
+    control: CallControl  # what Twilio does to the simulated call on a REST update
+
+
+@pytest.fixture
+def twilio() -> Iterator[Twilio]:
+    """Twilio's REST API: the OpenAPI-checked stand-in, wired to the call simulator."""
+    standin = TwilioStandIn({ACCOUNT_SID: AUTH_TOKEN})
+    control = CallControl()
+    standin.on_call_update = control.update
+    server, url = standin.serve()
+    yield Twilio(standin=standin, url=url, control=control)
+    server.shutdown()
 
 
 def line_for(tenant: Tenant, e164: str, spec: AgentSpec = SPEC) -> tuple[PhoneNumber, uuid.UUID]:
@@ -289,3 +311,88 @@ def test_inference_stopped_mid_call_plays_the_apology_and_escalates(llm, storage
         entry = EscalationEntry.objects.get(call_id=escalated[0].data["call_id"])
     assert entry.queue == "general"
     assert entry.summary == escalated[0].data["summary"]
+
+
+def _goodbye_call(
+    twilio: Twilio, llm: str, eu_inference: str, storage: dict[str, str], e164: str
+) -> tuple[CallReport, list[RecordedEvent], uuid.UUID]:
+    """An eu caller who, after the greeting and the recording announcement, says goodbye."""
+    acme_eu: Tenant = TenantFactory(slug="acme-eu", name="Acme EU", region="eu")  # type: ignore[assignment]
+    number, agent_id = line_for(acme_eu, e164)
+    env = {
+        **base_env(),
+        **storage,
+        "REGION_EU_INFERENCE_URL": eu_inference,
+        "REGION_EU_LLM_URL": llm,
+        "CALLSEAL_TWILIO_API_BASE_URL": twilio.url,
+    }
+    # The silence after the goodbye outlasts the agent's reply: a call that is not hung up
+    # ends with the caller's own stop (ended_by "caller").
+    audio = caller_audio((14.0, None), (0.0, "That's all, thank you. Goodbye."), (25.0, None))
+    with daphne(env) as url:
+        report = place_call(url, number, audio, control=twilio.control)
+    assert report.error is None, report.error
+    events = events_of(acme_eu, report.call_sid)
+    (tool,) = of_type(events, "tool.called")
+    assert (tool.data["name"], tool.data["result"]) == ("end_call", "ending")
+    goodbye = next(e.data for e in of_type(events, "turn.agent") if e.data["kind"] == "goodbye")
+    assert (goodbye["heard_text"], goodbye["interrupted"]) == (GOODBYE, False)
+    # The hang-up went to Twilio's API for this call, with the number's credentials (the
+    # stand-in checks them and the request against the OpenAPI spec).
+    assert [(r.method, r.path, r.params, r.errors) for r in twilio.standin.requests] == [
+        (
+            "POST",
+            f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{report.call_sid}.json",
+            {"Status": "completed"},
+            [],
+        )
+    ]
+    return report, events, agent_id
+
+
+def test_the_agent_hangs_up_through_twilio_once_its_goodbye_was_heard(
+    llm, eu_inference, storage, twilio
+):
+    report, events, agent_id = _goodbye_call(twilio, llm, eu_inference, storage, "+493055510004")
+    # Twilio ended the call (stop, close) after every mark had come back: the goodbye had
+    # played in full when the hang-up arrived.
+    assert report.ended_by == "rest_api"
+    assert report.marks_pending_at_hang_up == 0
+    (requested,) = of_type(events, "call.end_requested")
+    assert requested.data == {
+        "call_id": of_type(events, "call.started")[0].data["call_id"],
+        "requested_by": f"agent:{agent_id}",
+        "reason": "end_call tool",
+    }
+    assert of_type(events, "call.end_refused") == []
+    types = [e.type for e in events]
+    assert (
+        types.index("tool.called")
+        < types.index("call.end_requested")
+        < types.index("stream.ended")
+        < types.index("call.ended")
+    )
+    assert [e.data["reason"] for e in of_type(events, "stream.ended")] == ["stop"]
+    assert [e.data["status"] for e in of_type(events, "call.ended")] == ["completed"]
+
+
+def test_when_twilio_refuses_the_hang_up_the_agent_closes_the_stream_itself(
+    llm, eu_inference, storage, twilio
+):
+    twilio.standin.refuse_with = 500
+    report, events, agent_id = _goodbye_call(twilio, llm, eu_inference, storage, "+493055510005")
+    # We closed the stream; Twilio followed the <Redirect>, which hung up without a word.
+    assert (report.close_code, report.ended_by, report.said, report.streams) == (
+        1000,
+        "twiml",
+        [],
+        1,
+    )
+    (refused,) = of_type(events, "call.end_refused")
+    assert refused.data["requested_by"] == f"agent:{agent_id}"
+    assert refused.data["error"] == (
+        "Twilio answered 500: Unable to update record: refused by the test"
+    )
+    assert of_type(events, "call.end_requested") == []
+    assert [e.data["reason"] for e in of_type(events, "stream.ended")] == ["hang_up"]
+    assert [e.data["status"] for e in of_type(events, "call.ended")] == ["completed"]

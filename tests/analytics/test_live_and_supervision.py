@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -9,8 +11,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from calls import services, supervision
+from calls.timeline import call_record
 from callseal.asgi import application
-from callseal.tenancy.context import tenant_context
+from callseal.tenancy.context import as_ref, tenant_context
 from callseal.tenancy.models import Role
 from tests.analytics.conftest import CallDriver
 from tests.conftest import ALL_DATABASES
@@ -164,3 +167,55 @@ def test_twilio_refusal_records_nothing_and_roles_are_checked(acme_us, us_number
         with pytest.raises(PermissionDenied):
             supervision.call_supervisor_end(actor=agent, call_id=call.call_id, reason="x")
     assert _events(acme_us, call.call_id) == ["call.started", "consent.required"]
+
+
+def test_the_voice_agent_hangs_up_through_twilio_and_a_refusal_is_recorded(
+    acme_us, us_number, twilio
+):
+    agent_id = uuid.uuid4()
+    tenant = as_ref(acme_us)
+    accepted, refused = CallDriver(acme_us, us_number), CallDriver(acme_us, us_number)
+
+    def end(call: CallDriver) -> bool:
+        return supervision.call_agent_end(
+            tenant=tenant, call_id=call.call_id, agent_id=agent_id, reason="end_call tool"
+        )
+
+    assert end(accepted) is True
+    twilio.refuse_with = 503
+    assert end(refused) is False
+    assert [(r.path, r.params, r.errors) for r in twilio.requests] == [
+        (f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call.sid}.json", {"Status": "completed"}, [])
+        for call in (accepted, refused)
+    ]
+    with tenant_context(acme_us):
+        requested = services.call_events(call_id=accepted.call_id)[-1]
+        refusal = services.call_events(call_id=refused.call_id)[-1]
+        timeline = call_record(call_id=refused.call_id).timeline
+    assert (requested.type, requested.data) == (
+        "call.end_requested",
+        {
+            "call_id": str(accepted.call_id),
+            "requested_by": f"agent:{agent_id}",
+            "reason": "end_call tool",
+        },
+    )
+    assert (refusal.type, refusal.data) == (
+        "call.end_refused",
+        {
+            "call_id": str(refused.call_id),
+            "requested_by": f"agent:{agent_id}",
+            "reason": "end_call tool",
+            "error": "Twilio answered 503: Unable to update record: refused by the test",
+        },
+    )
+    assert (timeline[-1].category, timeline[-1].detail) == (
+        "supervision",
+        f"reason end_call tool, requested by agent:{agent_id}, "
+        "error Twilio answered 503: Unable to update record: refused by the test",
+    )
+    # A call that ended first (the caller hung up): nothing is asked or recorded.
+    accepted.end()
+    assert end(accepted) is True
+    assert len(twilio.requests) == 2
+    assert _events(acme_us, accepted.call_id)[-2:] == ["call.end_requested", "call.ended"]

@@ -4,7 +4,9 @@ import asyncio
 import base64
 import json
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calls import services
-from calls.audio import ulaw_decode
+from calls.audio import TELEPHONE_RATE, ulaw_decode
 from calls.models import Call, CallStatus, StreamToken
+from calls.pipeline import CallInfo, HangUp, PipelineInput, PipelineOutput
 from callseal.routing import websocket_urlpatterns
 from callseal.tenancy.context import tenant_context
 from tests.calls.conftest import STREAM_URL, Line, start_message
@@ -288,3 +291,52 @@ async def test_a_killed_worker_resumes_the_same_call_on_a_redirected_stream(line
     call = await database_sync_to_async(call_row)(line, sid)
     assert (call.stream_count, call.status) == (2, CallStatus.COMPLETED)
     assert finalised == ["stop"]
+
+
+class HangUpOnFirstFrame:
+    """A pipeline that ends the call from our side when the caller's first frame arrives
+    (what the agent does when Twilio refuses its hang-up)."""
+
+    input_rate = TELEPHONE_RATE
+
+    def __init__(self, info: CallInfo) -> None:
+        self.closed = False
+
+    def resume(self, events: Sequence[Any]) -> None:
+        pass
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"closed": self.closed}
+
+    async def run(self, inbound: AsyncIterator[PipelineInput]) -> AsyncIterator[PipelineOutput]:
+        try:
+            async for _ in inbound:
+                yield HangUp()
+        finally:
+            self.closed = True
+
+
+async def test_a_pipeline_hang_up_closes_the_stream_and_completes_the_call(
+    line, finalised, settings
+):
+    settings.CALLSEAL_CALL_PIPELINE = "tests.calls.test_consumer.HangUpOnFirstFrame"
+    sid, token = await database_sync_to_async(answer)(line)
+    comm = await open_stream(line)
+    await start(comm, line, sid, token)
+    await comm.send_to(text_data=media(2, 1))
+    await expect_close(comm, 1000)
+    await comm.disconnect()
+    assert finalised == ["hang_up"]
+    call = await database_sync_to_async(call_row)(line, sid)
+    assert call.status == CallStatus.COMPLETED
+
+    def ended() -> list[Any]:
+        with tenant_context(line.number.tenant):
+            return [e for e in services.call_events(call_id=call.id) if e.type == "stream.ended"]
+
+    (stream_ended,) = await database_sync_to_async(ended)()
+    # The pipeline was closed before the stream's end was recorded.
+    assert stream_ended.data["pipeline_state"] == {"closed": True}
+    # Twilio follows the <Redirect>: the conversation is over, so no new stream.
+    with pytest.raises(services.CallNotResumable, match="completed"):
+        await database_sync_to_async(answer)(line, sid)

@@ -132,9 +132,10 @@ def test_status_callbacks_are_idempotent_and_end_the_call(client, line, acme_us)
         call = Call.objects.get(twilio_call_sid=sid)
     assert call.status == CallStatus.COMPLETED
     assert call.ended_at is not None
-    # An ended call is not resumed: the redirect is answered with a hang-up.
+    # An ended call is not resumed: the redirect is answered with a hang-up (a completed
+    # call's conversation is over: no apology first).
     root = twiml(post_signed(client, line, VOICE_URL, voice_params(line, sid)))
-    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert [child.tag for child in root] == ["Hangup"]
 
 
 def test_status_callback_rejects_unsigned_and_malformed_input(client, line):
