@@ -32,6 +32,8 @@ MAX_UTTERANCE_S = 30.0  # Whisper's window; longer input is cut into several fin
 # input: we pad to the utterance plus a margin, in 2 s steps, never below WINDOW_S (same
 # word timestamps; WER on the phone-line clips in benchmarks/bench_asr.py). 30 turns it off.
 WINDOW_S = 10.0
+# Whisper's temperature fallback schedule (faster-whisper's default).
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 _FULL_FRAMES = 3000  # 30 s of 10 ms feature frames
 _MARGIN_FRAMES = 100
 _STEP_FRAMES = 200
@@ -143,13 +145,20 @@ class AsrEngine:
         language: str | None = None,
         word_timestamps: bool = True,
         beam_size: int = 5,
+        fallback: bool = True,
     ) -> Transcript:
-        """Transcribe 16 kHz mono float32 audio (at most MAX_UTTERANCE_S seconds)."""
+        """Transcribe 16 kHz mono float32 audio (at most MAX_UTTERANCE_S seconds). With
+        ``fallback`` (Whisper's default) a low-confidence result is decoded again at rising
+        temperatures, sampling best-of-5 each time: up to six passes, seconds on a CPU.
+        Without it the first pass stands, so a real-time turn costs one decode."""
         if self.english_only:
             language = "en"
         duration_s = len(samples) / ASR_SAMPLE_RATE
+        temperatures = TEMPERATURES if fallback else TEMPERATURES[:1]
         with _encoder_window(self.window_frames):
-            return self._transcribe(samples, language, word_timestamps, beam_size, duration_s)
+            return self._transcribe(
+                samples, language, word_timestamps, beam_size, temperatures, duration_s
+            )
 
     def _transcribe(
         self,
@@ -157,12 +166,14 @@ class AsrEngine:
         language: str | None,
         word_timestamps: bool,
         beam_size: int,
+        temperatures: tuple[float, ...],
         duration_s: float,
     ) -> Transcript:
         segments, info = self._model.transcribe(
             samples,
             language=language,
             beam_size=beam_size,
+            temperature=list(temperatures),
             word_timestamps=word_timestamps,
             # Each utterance stands alone: conditioning on earlier text makes Whisper
             # repeat itself on short phone turns.

@@ -113,6 +113,7 @@ class AsrSession:
                     language=self.language,
                     word_timestamps=False,
                     beam_size=1,
+                    fallback=False,
                 )
         except Busy:
             return
@@ -138,6 +139,7 @@ class AsrSession:
                     audio,
                     language=self.language,
                     beam_size=self.service.config.asr_beam_size,
+                    fallback=self.service.config.asr_fallback,
                 )
         except Busy as exc:
             # The utterance is lost to this request; the client may resend it.

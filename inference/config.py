@@ -26,6 +26,17 @@ def region_config(name: str) -> Region:
     return regions[name]
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise RegionConfigError(name, f"{raw!r} is not true or false")
+
+
 def _env_int(name: str, default: int, *, minimum: int) -> int:
     raw = os.environ.get(name, "")
     if not raw:
@@ -54,6 +65,7 @@ class ServiceConfig:
     cache_dir: Path
     asr_window_s: float = 10.0  # the encoder's shortest window (inference.asr.WINDOW_S)
     asr_beam_size: int = 1  # finals; partials always decode greedily
+    asr_fallback: bool = False  # Whisper's temperature fallback (up to six decodes a turn)
 
     @classmethod
     def from_env(
@@ -87,4 +99,5 @@ class ServiceConfig:
             cache_dir=var_dir() / "models",
             asr_window_s=float(window_s),
             asr_beam_size=beam_size,
+            asr_fallback=_env_bool("INFERENCE_ASR_FALLBACK", False),
         )

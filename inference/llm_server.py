@@ -30,8 +30,16 @@ def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[
         "--n_ctx",
         os.environ.get("INFERENCE_LLM_CTX", "4096"),
         "--n_threads",
-        os.environ.get("INFERENCE_LLM_THREADS", "2"),
+        os.environ.get("INFERENCE_LLM_THREADS") or str(default_llm_threads()),
     ]
+
+
+def default_llm_threads() -> int:
+    """Half the cores: the call's TTS synthesises sentence one while llama.cpp writes
+    sentence two, and both slow down sharply when their threads outnumber the cores (on 2
+    cores, Piper's first audio took 270-500 ms beside a 2-thread llama.cpp, 150 ms beside a
+    1-thread one; docs/adr/0005)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def llm_server_env(environ: dict[str, str]) -> dict[str, str]:

@@ -96,3 +96,34 @@ def test_window_setting_is_validated(monkeypatch):
     assert ServiceConfig.from_env(region="us").asr_window_s == 10.0
     with pytest.raises(ValueError, match="window_s"):
         AsrEngine(assets.whisper_tiny_en(region="us"), cpu_threads=1, num_workers=1, window_s=40)
+
+
+def test_decoding_settings_are_validated(monkeypatch):
+    config = ServiceConfig.from_env(region="us")
+    assert (config.asr_beam_size, config.asr_fallback) == (1, False)
+    monkeypatch.setenv("INFERENCE_ASR_BEAM", "11")
+    with pytest.raises(RegionConfigError, match="INFERENCE_ASR_BEAM"):
+        ServiceConfig.from_env(region="us")
+    monkeypatch.setenv("INFERENCE_ASR_BEAM", "5")
+    monkeypatch.setenv("INFERENCE_ASR_FALLBACK", "maybe")
+    with pytest.raises(RegionConfigError, match="INFERENCE_ASR_FALLBACK"):
+        ServiceConfig.from_env(region="us")
+    monkeypatch.setenv("INFERENCE_ASR_FALLBACK", "on")
+    config = ServiceConfig.from_env(region="us")
+    assert (config.asr_beam_size, config.asr_fallback) == (5, True)
+
+
+def test_without_fallback_whisper_decodes_once_at_temperature_zero():
+    engine = AsrEngine(assets.whisper_tiny_en(region="us"), cpu_threads=1, num_workers=1)
+    seen: list[list[float]] = []
+    real = engine._model.transcribe
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs["temperature"])
+        return real(*args, **kwargs)
+
+    engine._model.transcribe = spy  # type: ignore[method-assign]
+    quick = engine.transcribe(librivox("0880"), beam_size=1, fallback=False)
+    default = engine.transcribe(librivox("0880"))
+    assert seen == [[0.0], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]]
+    assert words(quick.text) == words(default.text)
