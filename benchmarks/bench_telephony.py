@@ -10,7 +10,8 @@ after the last one has arrived, so the measurement covers N calls at once, not s
 Per frame, echo lag = (echo of caller frame k received) - (caller frame k sent). Each
 server has a fixed delay of its own (Pipecat's output transport paces and buffers), so the
 criterion is the lag *added by load*: p99 at N minus that server's p99 at N=1 must stay
-under 20 ms, with no more frames lost per call than at N=1 and no failed call. A run in
+under 20 ms, with no more than half a percent more of the frames lost than at N=1 and no
+failed call. A run in
 which the load generator itself fell behind (send slip > 20 ms) is reported as such.
 Memory per call = (peak RSS during the run - idle RSS) / N at the largest passing N.
 """
@@ -34,6 +35,7 @@ PIPECAT_VENV = VAR / "bench-venvs" / "pipecat"
 LAG_BUDGET_MS = 20.0
 STEPS = [1, 25, 50, 100, 150, 200, 300, 400]
 ARRIVALS_PER_S = 20.0
+LOSS_SLACK = 0.005  # half a percent of frames more than at N=1
 STEADY_S = 4.0
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
@@ -190,16 +192,19 @@ def _measure(name: str, start: Any) -> dict[str, Any]:
             lag = r.get("echo_lag_ms", {}).get("p99")
             base_lag = base.get("echo_lag_ms", {}).get("p99") or 0.0
             r["added_p99_ms"] = None if lag is None else round(lag - base_lag, 2)
-            base_loss = base.get("frames_lost", 0) / max(1, base.get("calls", 1))
+            # Loss as a share of frames: calls last longer at larger N (they arrive over
+            # N / ARRIVALS_PER_S seconds), so counts are not comparable.
+            base_loss = base.get("frames_lost", 0) / max(1, base.get("frames_sent", 1))
+            loss = r.get("frames_lost", 0) / max(1, r.get("frames_sent", 1))
             r["passed"] = bool(
                 r.get("failed", 1) == 0
                 and lag is not None
                 and lag - base_lag < LAG_BUDGET_MS
-                and r.get("frames_lost", 0) <= base_loss * n
+                and loss <= base_loss + LOSS_SLACK
             )
             print(
                 f"  {name} N={n:4d}: added p99 lag {r['added_p99_ms']} ms, lost "
-                f"{r.get('frames_lost')}, failed {r.get('failed')}, client slip "
+                f"{r.get('frames_lost')}/{r.get('frames_sent')}, failed {r.get('failed')}, slip "
                 f"{r.get('max_send_slip_ms')} ms -> {'pass' if r['passed'] else 'FAIL'}",
                 flush=True,
             )
