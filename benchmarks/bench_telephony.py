@@ -11,8 +11,8 @@ Per frame, echo lag = (echo of caller frame k received) - (caller frame k sent).
 server has a fixed delay of its own (Pipecat's output transport paces and buffers), so the
 criterion is the lag *added by load*: p99 at N minus that server's p99 at N=1 must stay
 under 20 ms, with no more than half a percent more of the frames lost than at N=1 and no
-failed call. A run in
-which the load generator itself fell behind (send slip > 20 ms) is reported as such.
+failed call. A run in which the load generator itself fell behind (send slip > 20 ms) is
+reported as such.
 Memory per call = (peak RSS during the run - idle RSS) / N at the largest passing N.
 """
 

