@@ -144,6 +144,19 @@ class LlmClient:
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise LlmUnavailable(f"{self.base_url}: {exc}") from exc
 
+    async def warm(self, messages: Sequence[Message]) -> str:
+        """Have the server evaluate ``messages`` (a call's system prompt) ahead of the
+        first turn: llama.cpp keeps the evaluated prefix and vLLM's prefix cache the same,
+        so the caller's first question pays only for its own tokens. Returns the model."""
+        body = {
+            "model": await self.model_name(),
+            "messages": list(messages),
+            "max_tokens": 1,
+            "temperature": 0.0,
+        }
+        data = await self._post_or_get("POST", "/chat/completions", body)
+        return str(data.get("model") or await self.model_name())
+
     async def stream_chat(
         self,
         messages: Sequence[Message],

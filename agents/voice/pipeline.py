@@ -241,7 +241,10 @@ class AgentPipeline:
 
     async def _start(self) -> None:
         """Greeting + consent announcement (first stream), and the fixed phrases the
-        fallbacks need, cached before anything can fail."""
+        fallbacks need, cached before anything can fail. The LLM server evaluates the
+        system prompt meanwhile (``_warm_llm``)."""
+        if self.state in ("greeting", "listening", "replying"):
+            self._tasks.append(asyncio.create_task(self._warm_llm()))
         try:
             if self.state == "greeting" and not (self.resumed and self.resumed.greeted):
                 # One utterance, and no barge-in while greeting: the announcement is heard
@@ -263,6 +266,19 @@ class AgentPipeline:
             if self.state == "greeting":
                 self.state = "listening"
             await self._fallback(None, "inference_unavailable", str(exc))
+
+    async def _warm_llm(self) -> None:
+        """Evaluate the call's context on the LLM server while the greeting plays: the
+        server may have served another agent since, and re-reading a system prompt costs
+        the first turn a few hundred milliseconds on a CPU region. A failure here is only
+        logged; the turn that needs the LLM meets it and falls back."""
+        try:
+            llm, endpoint = await self._llm()
+            model = await llm.warm(self.conversation.messages())
+        except INFERENCE_ERRORS as exc:
+            log.info("call %s: LLM warm-up failed: %s", self.call_id, exc)
+            return
+        self._llm_hop(0, endpoint, model)
 
     async def _prompt(self, text: str, *, turn: int) -> prompts.CachedPrompt:
         if text in self._prompts:
@@ -620,7 +636,7 @@ class AgentPipeline:
             choice=tool.name,
             max_tokens=64,
         )
-        self._llm_hop(turn, endpoint, call.model)
+        self._llm_hop(turn.number, endpoint, call.model)
         return call.arguments
 
     async def _route_by_llm(self, turn: _Turn) -> str | None:
@@ -633,13 +649,13 @@ class AgentPipeline:
             tools=tools,
             max_tokens=64,
         )
-        self._llm_hop(turn, endpoint, call.model)
+        self._llm_hop(turn.number, endpoint, call.model)
         return None if call.name == "respond" else call.name
 
-    def _llm_hop(self, turn: _Turn, endpoint: Endpoint, model: str) -> None:
+    def _llm_hop(self, turn: int, endpoint: Endpoint, model: str) -> None:
         self._append(
             ev.InferenceHop(
-                turn=turn.number,
+                turn=turn,
                 service="llm",
                 region=endpoint.region,
                 model=model,
@@ -681,7 +697,7 @@ class AgentPipeline:
             for sentence in chunker.flush():
                 yield sentence
 
-        self._llm_hop(turn, endpoint, await llm.model_name())
+        self._llm_hop(turn.number, endpoint, await llm.model_name())
         await self._speak(turn, sentences(), kind="reply")
 
     async def _speak_texts(self, turn: _Turn, texts: list[str], *, kind: str) -> None:
@@ -711,7 +727,9 @@ class AgentPipeline:
                     async for sentence in sentences:
                         count += 1
                         speech.texts.append(sentence)
-                        await tts.speak(sentence, speak_id=f"t{turn.number}s{count}")
+                        await tts.speak(
+                            SentenceChunker.spoken(sentence), speak_id=f"t{turn.number}s{count}"
+                        )
                         order.put_nowait(sentence)
                 except Exception as exc:
                     order.put_nowait(exc)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +46,8 @@ TRANSFER = Tool(
 
 
 @pytest.fixture(scope="session")
-def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The server's URL and its log file."""
     port = free_port()
     argv = llm_server_argv(region="us", host="127.0.0.1", port=port)
     # llama.cpp logs a lot while loading: a file, not a pipe nobody drains, takes it.
@@ -63,11 +66,16 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     output = log_path.read_text(errors="replace")[-2000:]
                     pytest.fail(f"llama.cpp server did not start: {output}")
                 time.sleep(0.5)
-        yield url
+        yield url, log_path
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def llm_url(llm_server: tuple[str, Path]) -> str:
+    return llm_server[0]
 
 
 def test_server_command_uses_the_packaged_model_on_the_regions_port():
@@ -151,3 +159,28 @@ async def test_unreachable_llm_raises_unavailable():
         async for _ in client.stream_chat([{"role": "user", "content": "hi"}]):
             pass
     await client.close()
+
+
+async def test_warming_a_context_lets_the_next_request_reuse_its_evaluated_prefix(llm_server):
+    url, log_path = llm_server
+    client = LlmClient(url)
+    # A system prompt no other test uses, so the server cannot have it cached already.
+    system = {
+        "role": "system",
+        "content": "You answer the phone for Fernhill Veterinary Clinic in Leeds. "
+        "Keep every answer short and friendly, and never give medical advice.",
+    }
+    assert await client.warm([system]) == "SmolLM2-135M-Instruct.Q4_1"
+    logged = len(log_path.read_text(errors="replace"))
+    reply = [
+        d
+        async for d in client.stream_chat(
+            [system, {"role": "user", "content": "Are you open today?"}], max_tokens=8
+        )
+    ]
+    await client.close()
+    assert "".join(reply).strip()
+    # llama.cpp logs how many prompt tokens it reused; without the warm-up only the chat
+    # template's first few tokens would match what the last request left.
+    hits = re.findall(r"(\d+) prefix-match hit", log_path.read_text(errors="replace")[logged:])
+    assert hits and int(hits[0]) > 30, hits
