@@ -2,7 +2,12 @@
 sentence rather than after the whole reply. With ``first_clause_words`` set, the reply's
 first chunk may end at a clause (a comma, semicolon, colon or dash) once it has that many
 words: the caller hears "Our opening hours are nine to five," while the LLM is still writing
-the rest, and the clause is long enough (~1 s of speech) to cover the next chunk's TTS."""
+the rest, and the clause is long enough (~1 s of speech) to cover the next chunk's TTS.
+A first sentence with no such mark is cut before a conjunction or preposition once it has
+two words more ("We take new patients | at the moment."), and only when the phrase after
+the cut has begun, so the remainder is never a lone word. Such a chunk ends without
+punctuation; ``spoken`` gives TTS a comma there, so it is said as a clause, not a
+sentence."""
 
 from __future__ import annotations
 
@@ -34,6 +39,45 @@ _ABBREVIATIONS = frozenset(
 )
 _BOUNDARY = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
 _CLAUSE = re.compile(r"[,;:]\s+|\s+[\u2014\u2013-]+\s+")  # comma, semicolon, colon, dashes
+# Words a spoken phrase can start with: a comma-less first sentence may be cut before one.
+_PHRASE_STARTS = frozenset(
+    [
+        "and",
+        "but",
+        "or",
+        "so",
+        "because",
+        "since",
+        "which",
+        "who",
+        "that",
+        "when",
+        "where",
+        "while",
+        "if",
+        "than",
+        "to",
+        "for",
+        "with",
+        "from",
+        "at",
+        "in",
+        "on",
+        "by",
+        "about",
+        "after",
+        "before",
+        "until",
+        "unless",
+        "during",
+        "through",
+        "into",
+        "over",
+        "under",
+    ]
+)
+_WORD = re.compile(r"\S+")
+PHRASE_EXTRA_WORDS = 2  # a phrase cut needs this many words more than a clause cut
 MAX_CHARS = 250  # a runaway sentence is cut at a comma or space so TTS is not starved
 
 
@@ -87,6 +131,24 @@ class SentenceChunker:
             if len(clause.split()) >= self.first_clause_words:
                 self._buffer = self._buffer[match.end() :]
                 return [clause]
+        if sentence_end is None:
+            return self._first_phrase()
+        return []
+
+    def _first_phrase(self) -> list[str]:
+        """Cut before the first phrase-starting word that follows enough words, once the
+        word after it has begun (the buffer is inside a sentence with no clause mark)."""
+        words = list(_WORD.finditer(self._buffer))
+        if words and words[-1].group()[-1] in ",;:":
+            return []  # a clause mark waits for its space ("5,000"): the better cut
+        # The last word may still be growing ("at" → "attend"): the phrase starter must be
+        # followed by a word that has begun.
+        for i in range(self.first_clause_words + PHRASE_EXTRA_WORDS, len(words) - 1):
+            if words[i].group().lower() in _PHRASE_STARTS:
+                phrase = self._buffer[: words[i].start()].strip()
+                if phrase[-1].isalnum():
+                    self._buffer = self._buffer[words[i].start() :]
+                    return [phrase]
         return []
 
     def flush(self) -> list[str]:
@@ -94,6 +156,11 @@ class SentenceChunker:
         rest, self._buffer = self._buffer.strip(), ""
         self._emitted = False
         return [rest] if rest else []
+
+    @staticmethod
+    def spoken(chunk: str) -> str:
+        """The text TTS gets for a chunk: one cut mid-sentence is read as a clause."""
+        return f"{chunk}," if chunk and chunk[-1].isalnum() else chunk
 
     @staticmethod
     def _is_false_boundary(text: str) -> bool:

@@ -71,3 +71,35 @@ def test_a_whole_text_at_once_still_starts_with_its_clause():
 def test_a_dash_ends_a_first_clause_too():
     chunker = SentenceChunker(first_clause_words=4)
     assert chunker.feed("We are open today \u2014 nine to five") == ["We are open today \u2014"]
+
+
+def test_a_comma_less_first_sentence_is_cut_before_a_phrase_once_the_phrase_has_begun():
+    chunker = SentenceChunker(first_clause_words=4)
+    # Six words, then "at": the cut waits for the word after it, so the rest is not "at."
+    assert chunker.feed("Yes we do take new patients at") == []
+    assert chunker.feed(" the") == ["Yes we do take new patients"]
+    assert chunker.feed(" moment. We are") == ["at the moment."]
+    # Only the first chunk: later sentences stay whole.
+    assert chunker.feed(" open today and tomorrow from nine until five. ") == [
+        "We are open today and tomorrow from nine until five."
+    ]
+
+
+def test_a_phrase_cut_needs_more_words_than_a_clause_and_a_real_word_boundary():
+    chunker = SentenceChunker(first_clause_words=4)
+    # "to" after four words is too early for a cut without a comma.
+    assert chunker.feed("I would be happy to help you with") == []
+    assert chunker.feed(" that today") == ["I would be happy to help you"]
+    chunker = SentenceChunker(first_clause_words=4)
+    # "attend" is not "at"; a sentence that ends first is one chunk.
+    assert chunker.feed("Please bring your card when you attend. ") == [
+        "Please bring your card when you attend."
+    ]
+    assert SentenceChunker().feed("We take new patients at the moment and on weekends ") == []
+
+
+def test_a_chunk_cut_mid_sentence_is_spoken_as_a_clause():
+    assert SentenceChunker.spoken("Yes we do take new patients") == "Yes we do take new patients,"
+    assert SentenceChunker.spoken("at the moment.") == "at the moment."
+    assert SentenceChunker.spoken("nine to five,") == "nine to five,"
+    assert SentenceChunker.spoken("") == ""
