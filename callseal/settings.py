@@ -365,8 +365,9 @@ CALLSEAL_METRICS_TOKEN = _setting("CALLSEAL_METRICS_TOKEN", str, "")
 CALLSEAL_AGENT_SPECULATE_MS = _setting("CALLSEAL_AGENT_SPECULATE_MS", int, 120)
 if not 20 <= CALLSEAL_AGENT_SPECULATE_MS <= 2000:
     raise ImproperlyConfigured("CALLSEAL_AGENT_SPECULATE_MS: 20 to 2000")
-# A reply's first chunk for TTS may end at a comma once it has this many words (0: whole
-# sentences only): speech starts before the LLM finishes the first sentence.
+# A reply's first chunk for TTS may end at a comma once it has this many words, or before a
+# conjunction or preposition once it has two more (0: whole sentences only): speech starts
+# before the LLM finishes the first sentence (agents/pipeline/sentences.py).
 CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 4)
 if not 0 <= CALLSEAL_AGENT_FIRST_CLAUSE_WORDS <= 50:
     raise ImproperlyConfigured("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS: 0 (off) to 50")

@@ -35,6 +35,18 @@ class Pcm:
         return len(self.samples) / self.sample_rate
 
 
+def trim_leading_silence(
+    samples: np.ndarray, sample_rate: int, *, threshold: float = 0.003, keep_s: float = 0.01
+) -> np.ndarray:
+    """Drop the near-silence (below ``threshold``, about -50 dBFS) before the first sound,
+    keeping ``keep_s`` of it. Piper starts every utterance with 35-55 ms of it: dead air
+    the caller waits through before the reply's first word. All-quiet audio is kept."""
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    if not len(loud):
+        return samples
+    return samples[max(0, int(loud[0]) - int(keep_s * sample_rate)) :]
+
+
 def pcm16_to_float(data: bytes) -> np.ndarray:
     """Little-endian signed 16-bit PCM bytes to float32 in [-1, 1)."""
     if len(data) % 2:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from inference.audio import float_to_pcm16, resample
+from inference.audio import float_to_pcm16, resample, trim_leading_silence
 from inference.limits import Busy
 from inference.server import SERVICE_KEY, ProtocolError, Service, parse_control, send_error
 from inference.tts import MAX_TEXT_CHARS, TtsEngine
@@ -100,6 +100,8 @@ class TtsSession:
                     if generation != self.generation:
                         cancelled = True
                         break
+                    if samples == 0:  # the utterance's first words, not a pause, come first
+                        audio = trim_leading_silence(audio, engine.sample_rate)
                     audio = resample(audio, from_rate=engine.sample_rate, to_rate=self.out_rate)
                     step = int(CHUNK_S * self.out_rate)
                     for i in range(0, len(audio), step):

@@ -241,15 +241,16 @@ class AgentPipeline:
 
     async def _start(self) -> None:
         """Greeting + consent announcement (first stream), and the fixed phrases the
-        fallbacks need, cached before anything can fail. The LLM server evaluates the
-        system prompt meanwhile (``_warm_llm``)."""
+        fallbacks need, cached before anything can fail. The LLM server reads the call's
+        context, greeting included, meanwhile (``_warm_llm``)."""
+        greets = self.state == "greeting" and not (self.resumed and self.resumed.greeted)
+        # One utterance, and no barge-in while greeting: the announcement is heard whole
+        # before the caller's answer counts, so the context will hold exactly this text.
+        text = f"{self.setup.spec.greeting} {self.announcement}".strip()
         if self.state in ("greeting", "listening", "replying"):
-            self._tasks.append(asyncio.create_task(self._warm_llm()))
+            self._tasks.append(asyncio.create_task(self._warm_llm(text if greets else None)))
         try:
-            if self.state == "greeting" and not (self.resumed and self.resumed.greeted):
-                # One utterance, and no barge-in while greeting: the announcement is heard
-                # whole before the caller's answer counts.
-                text = f"{self.setup.spec.greeting} {self.announcement}"
+            if greets:
                 prompt = await self._prompt(text, turn=0)
                 greeting = await self._play(prompt, kind="greeting", turn=0)
                 self._tasks.append(asyncio.create_task(self._announced(greeting)))
@@ -267,14 +268,18 @@ class AgentPipeline:
                 self.state = "listening"
             await self._fallback(None, "inference_unavailable", str(exc))
 
-    async def _warm_llm(self) -> None:
-        """Evaluate the call's context on the LLM server while the greeting plays: the
-        server may have served another agent since, and re-reading a system prompt costs
-        the first turn a few hundred milliseconds on a CPU region. A failure here is only
-        logged; the turn that needs the LLM meets it and falls back."""
+    async def _warm_llm(self, greeting: str | None) -> None:
+        """Have the LLM server evaluate the context of the call's first reply (system
+        prompt and the greeting) while the greeting plays: the server may have served
+        another agent since, and on a CPU region re-reading them cost the first reply
+        ~400 ms (60 tokens at ~7 ms). A failure here is only logged; the turn that needs
+        the LLM meets it and falls back."""
+        messages = self.conversation.messages()
+        if greeting:
+            messages.append({"role": "assistant", "content": greeting})
         try:
             llm, endpoint = await self._llm()
-            model = await llm.warm(self.conversation.messages())
+            model = await llm.warm(messages)
         except INFERENCE_ERRORS as exc:
             log.info("call %s: LLM warm-up failed: %s", self.call_id, exc)
             return

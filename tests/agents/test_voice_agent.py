@@ -190,7 +190,7 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
     assert {h.data["service"] for h in hops} == {"asr", "llm", "tts"}
     assert {h.data["region"] for h in hops} == {"eu"}
     # The LLM read the call's context while the greeting played (turn 0), in the region too.
-    assert [h.data["turn"] for h in hops if h.data["service"] == "llm"][0] == 0
+    assert next(h.data["turn"] for h in hops if h.data["service"] == "llm") == 0
     latency = of_type(events, "turn.latency")
     assert [lat.data["turn"] for lat in latency] == [1, 2]
     assert latency[1].data["llm_first_token_ms"] is not None

@@ -52,3 +52,16 @@ def test_wav_round_trip_and_bad_files(tmp_path: Path):
         read_wav(tmp_path / "missing.wav")
     with pytest.raises(AudioFormatError, match="odd number of bytes"):
         pcm16_to_float(b"\x00\x01\x02")
+
+
+def test_leading_silence_is_trimmed_to_a_short_margin_and_silence_alone_is_kept():
+    from inference.audio import trim_leading_silence
+
+    rate = 16_000
+    quiet = np.full(800, 0.001, dtype=np.float32)  # 50 ms below -50 dBFS
+    tone = np.sin(np.arange(1600) / 5).astype(np.float32) * 0.5
+    trimmed = trim_leading_silence(np.concatenate([quiet, tone]), rate)
+    assert len(trimmed) == 160 + 1600 - 1  # 10 ms kept before the first loud sample
+    assert np.array_equal(trimmed[-1600 + 1 :], tone[1:])
+    assert np.array_equal(trim_leading_silence(quiet, rate), quiet)
+    assert np.array_equal(trim_leading_silence(tone, rate), tone)

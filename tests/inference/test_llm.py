@@ -183,4 +183,5 @@ async def test_warming_a_context_lets_the_next_request_reuse_its_evaluated_prefi
     # llama.cpp logs how many prompt tokens it reused; without the warm-up only the chat
     # template's first few tokens would match what the last request left.
     hits = re.findall(r"(\d+) prefix-match hit", log_path.read_text(errors="replace")[logged:])
-    assert hits and int(hits[0]) > 30, hits
+    assert hits
+    assert int(hits[0]) > 30, hits

@@ -146,6 +146,8 @@ async def test_tts_streams_audio_of_plausible_duration_at_the_asked_rate(inferen
     assert all(len(c) <= 2 * 8000 * 0.2 for c in chunks)
     samples = np.frombuffer(audio, dtype="<i2")
     assert np.abs(samples).max() > 8000  # speech, not silence
+    # The first word starts within 20 ms: Piper's ~50 ms of leading near-silence is cut.
+    assert np.abs(samples[:160]).max() > 100
 
 
 async def test_tts_speech_is_understood_by_asr(inference_server):
