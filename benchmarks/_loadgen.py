@@ -18,8 +18,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--ramp-s", type=float, default=1.0, help="spread the call starts")
+    parser.add_argument(
+        "--status-callback",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="post Twilio's completed status callback to /twilio/status when a call ends",
+    )
     args = parser.parse_args()
-    account = Account(args.base_url, args.number, args.account_sid, args.auth_token)
+    account = Account(
+        args.base_url,
+        args.number,
+        args.account_sid,
+        args.auth_token,
+        status_callback=args.status_callback,
+    )
     audio = synthetic_speech(int(args.seconds * 1000))
     reports = asyncio.run(run_calls(account, [audio], calls=args.calls, ramp_s=args.ramp_s))
     print(json.dumps(summarise(reports)))

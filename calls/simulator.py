@@ -6,17 +6,23 @@ with Twilio's sequenceNumber/chunk/timestamp, keeps a playback buffer for agent 
 echoes each mark only when the audio before it would have finished playing (at once on
 ``clear``, as Twilio does), and sends ``stop``. A hang-up through Twilio's REST API
 (``CallControl``, fed by a REST stand-in) ends the call as Twilio does: ``stop``, then the
-socket closes; TwiML that answers a ``<Redirect>`` with ``<Hangup>`` ends it too. The report
-says who ended the call. It is also the benchmarks' load generator.
+socket closes; TwiML that answers a ``<Redirect>`` with ``<Hangup>`` ends it too. When the
+call is over, Twilio's status callback (``completed``, signed) goes to ``/twilio/status``,
+as the number's StatusCallback names it. The report says who ended the call. It is also
+the benchmarks' load generator.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
+import email.utils
 import json
+import math
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -113,6 +119,9 @@ class Account:
     number: str
     account_sid: str
     auth_token: str
+    # The number's StatusCallback (``{base_url}/twilio/status``, as ADR 4 tells operators
+    # to configure it): Twilio posts ``completed`` there when the call ends.
+    status_callback: bool = True
 
 
 @dataclass
@@ -139,6 +148,9 @@ class CallReport:
     said: list[str] = field(default_factory=list)  # what TwiML <Say> told the caller
     # Marks the stand-in held unechoed (their audio still playing) when a REST hang-up came.
     marks_pending_at_hang_up: int | None = None
+    # The HTTP status that answered the ``completed`` status callback (None: not sent,
+    # 0: the server could not be reached).
+    status_callback: int | None = None
     error: str | None = None
 
 
@@ -210,6 +222,29 @@ def _post_signed(url: str, params: dict[str, str], auth_token: str) -> tuple[int
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return response.status, response.read().decode()
+
+
+async def _status_completed(
+    account: Account, report: CallReport, params: dict[str, str], duration_s: float
+) -> None:
+    """Twilio's status callback when the call ends (the default event, ``completed``)."""
+    callback = {
+        **params,
+        "CallStatus": "completed",
+        "CallDuration": str(int(duration_s)),
+        "Duration": str(max(1, math.ceil(duration_s / 60))),  # billed minutes
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": "0",
+        "Timestamp": email.utils.format_datetime(datetime.datetime.now(datetime.UTC)),
+    }
+    try:
+        report.status_callback, _ = await asyncio.to_thread(
+            _post_signed, f"{account.base_url}/twilio/status", callback, account.auth_token
+        )
+    except urllib.error.HTTPError as exc:
+        report.status_callback = exc.code
+    except OSError:
+        report.status_callback = 0  # not delivered (Twilio would retry; the call is over)
 
 
 def _said(twiml: str) -> list[str]:
@@ -285,6 +320,7 @@ async def run_call(
     )
     webhook = f"{account.base_url}/twilio/voice"
     hung_up = control.watch(call_sid) if control is not None else asyncio.Event()
+    first_answer: float | None = None
     try:
         while True:
             status, twiml = await asyncio.to_thread(
@@ -293,6 +329,7 @@ async def run_call(
             if status != 200:
                 raise RuntimeError(f"voice webhook answered {status}")
             answered = time.monotonic()
+            first_answer = first_answer or answered
             report.said.extend(_said(twiml))
             if _hangs_up(twiml):
                 report.ended_by = "twiml"
@@ -311,6 +348,8 @@ async def run_call(
     finally:
         if control is not None:
             control.forget(call_sid)
+    if first_answer is not None and account.status_callback:
+        await _status_completed(account, report, params, time.monotonic() - first_answer)
     if echo and report.error is None:
         report.frames_lost = max(0, report.frames_sent - report.frames_received)
     return report
@@ -615,6 +654,12 @@ def summarise(reports: list[CallReport]) -> dict[str, Any]:
         "marks_received": sum(r.marks_received for r in ok),
         "marks_echoed": sum(r.marks_echoed for r in ok),
         "max_send_slip_ms": round(max((r.max_send_slip_ms for r in ok), default=0.0), 2),
+        # Completed status callbacks the server did not answer with a 2xx.
+        "status_callbacks_refused": sum(
+            1
+            for r in reports
+            if r.status_callback is not None and not 200 <= r.status_callback < 300
+        ),
         "answer_to_first_audio_ms": _percentiles(
             [r.answer_to_first_audio_ms for r in ok if r.answer_to_first_audio_ms is not None]
         ),

@@ -144,6 +144,7 @@ def test_caller_speech_cuts_the_agent_off_and_the_heard_text_ends_at_the_echoed_
         "turn.interrupted",
         "stream.ended",
         "call.ended",
+        "call.status_changed",  # Twilio's completed callback, after the stream's stop
     ]
     interrupted = events[3].data
     assert interrupted["heard_chunk_ids"] == heard_ids
@@ -184,6 +185,7 @@ def test_a_worker_killed_mid_call_loses_nothing_and_another_worker_resumes_it(li
         "stream.connected",
         "stream.ended",
         "call.ended",
+        "call.status_changed",
     ]
     assert events[3].data["previous_stream_ended"] is False
     assert (call.stream_count, call.status) == (2, CallStatus.COMPLETED)

@@ -140,3 +140,22 @@ def test_simulated_calls_run_end_to_end_against_daphne_with_the_echo_pipeline(se
     assert summary["voice_to_voice_ms"]["p50"] is not None
     assert summary["answer_to_first_audio_ms"]["p50"] is not None
     assert [c["close_code"] for c in output["calls"]] == [1000, 1000, 1000]
+    # Twilio's completed status callback followed each call, signed, and was applied.
+    assert [c["status_callback"] for c in output["calls"]] == [204, 204, 204]
+    assert summary["status_callbacks_refused"] == 0
+    applied = subprocess.run(
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from calls.models import Call; from callseal.tenancy.context import "
+            "tenant_context; from callseal.tenancy.models import Tenant\n"
+            "with tenant_context(Tenant.objects.get(slug='acme-us')):\n"
+            "    print(sorted(Call.objects.values_list('status', 'status_sequence')))",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert applied.stdout.strip().splitlines()[-1] == str([("completed", 0)] * 3)
