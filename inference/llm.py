@@ -145,9 +145,10 @@ class LlmClient:
             raise LlmUnavailable(f"{self.base_url}: {exc}") from exc
 
     async def warm(self, messages: Sequence[Message]) -> str:
-        """Have the server evaluate ``messages`` (a call's system prompt) ahead of the
-        first turn: llama.cpp keeps the evaluated prefix and vLLM's prefix cache the same,
-        so the caller's first question pays only for its own tokens. Returns the model."""
+        """Have the server evaluate ``messages`` (the context a call's first reply will
+        start with: system prompt and greeting) ahead of the first turn: llama.cpp keeps
+        the evaluated prefix and vLLM's prefix cache the same, so the caller's first
+        question pays only for its own tokens. Returns the model."""
         body = {
             "model": await self.model_name(),
             "messages": list(messages),

@@ -159,7 +159,9 @@ class SentenceChunker:
 
     @staticmethod
     def spoken(chunk: str) -> str:
-        """The text TTS gets for a chunk: one cut mid-sentence is read as a clause."""
+        """The text TTS gets for a chunk: one that ends without punctuation (a phrase
+        cut, or the end of a reply that stopped mid-sentence at its token limit) gets a
+        comma, so it is read as a clause rather than with a sentence's falling end."""
         return f"{chunk}," if chunk and chunk[-1].isalnum() else chunk
 
     @staticmethod
