@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -68,7 +68,7 @@ from compliance.consent import (
     announcement_text,
     announcement_version,
 )
-from compliance.consent_intent import parse_consent_intent
+from compliance.consent_intent import carries_request, parse_consent_intent
 from compliance.events import PaymentPausedEvent, PaymentResumedEvent
 from compliance.pci import PaymentCapture, PaymentProcessor, SecretDigits
 from inference.client import AsrStream, InferenceClient, InferenceError, TtsDone
@@ -89,8 +89,12 @@ CONSENT_REPLIES = {
 }
 # The recording announcement (with the greeting) and payment prompts are heard whole.
 UNINTERRUPTIBLE = frozenset({"greeting", "payment"})
-# Consent plus a request ("yes, and I'd like to ...") is answered, not just acknowledged.
-CONSENT_ONLY_MAX_WORDS = 6
+# A refusal that comes with a question ("no, what are your hours?") is acknowledged
+# briefly, then the question is answered; consent with one is just answered.
+CONSENT_NOTES = {
+    ConsentDenied: "Understood, this call will not be recorded.",
+    ConsentRevoked: CONSENT_REPLIES[ConsentRevoked],
+}
 PAYMENT_FIELDS = (
     "Please type your card number on the keypad, then press the hash key.",
     "Now the expiry date, as four digits, month then year, then hash.",
@@ -259,7 +263,8 @@ class AgentPipeline:
             if self.state == "ended":
                 # A stream resumed after end_call, before the hang-up went through.
                 self._ledger.put_nowait(_HangUpPending(reason=END_CALL_REASON))
-            for phrase in (APOLOGY, HANDOVER, GOODBYE, HOLD, *CONSENT_REPLIES.values()):
+            fixed = (APOLOGY, HANDOVER, GOODBYE, HOLD, *CONSENT_REPLIES.values())
+            for phrase in dict.fromkeys((*fixed, *CONSENT_NOTES.values())):
                 await self._prompt(phrase, turn=0)
             if self.state == "escalated":
                 await self._hold_loop()
@@ -901,8 +906,10 @@ class AgentPipeline:
             self._consent_recorded(evidence)
             self._tasks.append(asyncio.create_task(self._confirm_consent(evidence[-1])))
 
-    async def _confirm_consent(self, evidence: Evidence) -> None:
-        phrase = CONSENT_REPLIES.get(type(evidence))
+    async def _confirm_consent(
+        self, evidence: Evidence, replies: Mapping[type, str] = CONSENT_REPLIES
+    ) -> None:
+        phrase = replies.get(type(evidence))
         if phrase is None:
             return
         try:
@@ -913,8 +920,10 @@ class AgentPipeline:
 
     async def _consent_reply(self, turn: _Turn, text: str) -> bool:
         """A reply to the announcement, or a request to stop recording: recorded as
-        evidence once the turn is confirmed, and acknowledged. False: not about consent
-        (or consent and a request, which the agent goes on to answer)."""
+        evidence once the turn is confirmed, and acknowledged. False: not about consent,
+        or consent and a request (``carries_request``), which the agent goes on to answer
+        (after a brief acknowledgement when recording stopped or will not start: the
+        caller must hear that before anything else)."""
         consent = self._consent
         if consent is None or self.gate is None or parse_consent_intent(text) is None:
             return False
@@ -925,7 +934,8 @@ class AgentPipeline:
             return False
         self._consent_recorded(evidence)
         decided = evidence[-1]
-        if isinstance(decided, ConsentGiven) and len(text.split()) > CONSENT_ONLY_MAX_WORDS:
+        if carries_request(text):
+            await self._confirm_consent(decided, CONSENT_NOTES)
             return False
         await self._confirm_consent(decided)
         turn.outcome.set()

@@ -234,7 +234,7 @@ def test_an_all_party_state_caller_who_says_no_is_never_recorded(line, storage, 
     audio = caller_audio(
         (16.0, None),
         (0.0, "No."),
-        (7.0, "What are your opening hours?"),
+        (7.0, "Can I bring my dog?"),
         (7.0, None),
     )
     root = Path(storage["REGION_US_STORAGE_ROOT"])
@@ -248,12 +248,37 @@ def test_an_all_party_state_caller_who_says_no_is_never_recorded(line, storage, 
         assert not Recording.objects.filter(call_id=call.id).exists()
     turns = _of(events, "turn.caller")
     assert [t.data["text"] for t in turns] == ["", ""]
-    assert "opening" in turns[1].data["redacted_text"].lower()
+    assert "dog" in turns[1].data["redacted_text"].lower()
     # The call wrote no file under the region's storage root (cached prompts aside).
     written = {p for p in root.rglob("*") if p.is_file()} - files_before
     assert not [p for p in written if "agent-prompts" not in p.parts], written
     agent = {e.data["kind"]: e.data for e in _of(events, "turn.agent")}
     assert "will not be recorded" in agent["consent"]["text"]
+
+
+def test_a_refusal_with_a_question_is_acknowledged_and_the_question_answered(
+    line, storage, us_inference
+):
+    """A refusal with a question ("No, where can I park?"): the refusal is evidence and is acknowledged first (the
+    caller must know nothing is recorded), then the question gets its answer rather than
+    being swallowed by the consent reply."""
+    tenant, number = line
+    audio = caller_audio((16.0, None), (0.0, "No, where can I park my car?"), (8.0, None))
+    report = _call(storage, us_inference, number, audio, caller=CALIFORNIA)
+    call, events = _events(tenant, report.call_sid)
+    denied = _of(events, "consent.denied")
+    assert [(d.data["method"], d.data["signal"]) for d in denied] == [("speech", "speech:no")]
+    with tenant_context(tenant):
+        assert not Recording.objects.filter(call_id=call.id).exists()
+    turns = _of(events, "turn.caller")
+    assert len(turns) == 1
+    assert turns[0].data["text"] == ""
+    assert "park" in turns[0].data["redacted_text"].lower()
+    agent = [(e.data["kind"], e.data["heard_text"]) for e in _of(events, "turn.agent")]
+    assert [kind for kind, _ in agent] == ["greeting", "consent", "lookup"], agent
+    assert agent[1][1] == "Understood, this call will not be recorded."
+    assert "behind the building" in agent[2][1], agent
+    assert [t.data["name"] for t in _of(events, "tool.called")] == ["lookup"]
 
 
 def _luhn_card(prefix: str = "45398") -> str:

@@ -20,7 +20,7 @@ from compliance.consent import (
     caller_jurisdiction,
     consent_requirement,
 )
-from compliance.consent_intent import Intent, parse_consent_intent
+from compliance.consent_intent import Intent, carries_request, parse_consent_intent
 from compliance.us_area_codes import AREA_CODE_STATE
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -132,6 +132,37 @@ def test_area_code_table_agrees_with_phonenumbers_geography():
 )
 def test_parse_consent_intent_handles_asr_variants(text, intent):
     assert parse_consent_intent(text) is intent
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("No.", False),
+        ("Yes, that's fine, go ahead.", False),
+        ("No, I don't want that, thanks.", False),
+        ("No, I'd rather not.", False),
+        ("Sure, no problem at all.", False),
+        ("Please stop recording.", False),
+        ("Yes that's absolutely fine with me, go ahead", False),
+        ("No. What are your opening hours?", True),
+        ("How much no no ketchup cost?", True),  # a question misheard with a "no" in it
+        ("Yes, and I'd like to check my order.", True),
+        ("Stop recording and tell me my balance", True),
+        ("no, can you help me", True),
+        ("no it is not", False),
+        ("No, I'd prefer you didn't.", False),
+        ("", False),
+    ],
+)
+def test_carries_request_tells_a_bare_answer_from_one_with_a_question(text, asks):
+    assert carries_request(text) is asks
+
+
+def test_consent_parsers_refuse_what_is_not_text():
+    with pytest.raises(TypeError):
+        parse_consent_intent(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        carries_request(b"no")  # type: ignore[arg-type]
 
 
 def explicit_call() -> CallConsent:
