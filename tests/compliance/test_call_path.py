@@ -259,9 +259,9 @@ def test_an_all_party_state_caller_who_says_no_is_never_recorded(line, storage, 
 def test_a_refusal_with_a_question_is_acknowledged_and_the_question_answered(
     line, storage, us_inference
 ):
-    """A refusal with a question ("No, where can I park?"): the refusal is evidence and is acknowledged first (the
-    caller must know nothing is recorded), then the question gets its answer rather than
-    being swallowed by the consent reply."""
+    """A refusal with a question ("No, where can I park?"): the refusal is evidence and is
+    acknowledged first (the caller must know nothing is recorded), then the question gets
+    its answer rather than being swallowed by the consent reply."""
     tenant, number = line
     audio = caller_audio((16.0, None), (0.0, "No, where can I park my car?"), (8.0, None))
     report = _call(storage, us_inference, number, audio, caller=CALIFORNIA)
