@@ -368,7 +368,7 @@ if not 20 <= CALLSEAL_AGENT_SPECULATE_MS <= 2000:
 # A reply's first chunk for TTS may end at a comma once it has this many words, or before a
 # conjunction or preposition once it has two more (0: whole sentences only): speech starts
 # before the LLM finishes the first sentence (agents/pipeline/sentences.py).
-CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 4)
+CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 3)
 if not 0 <= CALLSEAL_AGENT_FIRST_CLAUSE_WORDS <= 50:
     raise ImproperlyConfigured("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS: 0 (off) to 50")
 # No agent audio this long after the caller stopped: apology + escalation.
@@ -376,7 +376,9 @@ CALLSEAL_AGENT_NO_AUDIO_S = _setting("CALLSEAL_AGENT_NO_AUDIO_S", float, 1.5)
 CALLSEAL_AGENT_TOOL_ROUTING = _setting("CALLSEAL_AGENT_TOOL_ROUTING", str, "keywords")
 if CALLSEAL_AGENT_TOOL_ROUTING not in ("keywords", "llm"):
     raise ImproperlyConfigured("CALLSEAL_AGENT_TOOL_ROUTING: keywords or llm")
-CALLSEAL_AGENT_ASR_PARTIALS = _setting("CALLSEAL_AGENT_ASR_PARTIALS", bool, False)
+# Partial transcripts while the caller speaks (the inference service's
+# INFERENCE_PARTIAL_INTERVAL_MS): the LLM server reads the words so far ahead of the reply.
+CALLSEAL_AGENT_ASR_PARTIALS = _setting("CALLSEAL_AGENT_ASR_PARTIALS", bool, True)
 CALLSEAL_AGENT_MAX_REPLY_TOKENS = _setting("CALLSEAL_AGENT_MAX_REPLY_TOKENS", int, 60)
 CALLSEAL_CONSENT_ANNOUNCEMENT = _setting(
     "CALLSEAL_CONSENT_ANNOUNCEMENT", str, "This call may be recorded for quality and training."

@@ -171,6 +171,8 @@ class AgentPipeline:
         self._ring: deque[VadFrame] = deque(maxlen=int(RING_SECONDS * 1000 / 32))
         self._clock: tuple[float, float] = (0.0, time.monotonic())  # (stream s, monotonic)
         self._prompts: dict[str, prompts.CachedPrompt] = {}
+        self._prefill: asyncio.Task[None] | None = None
+        self._prefilled_turn = 0  # the last turn whose words went to the LLM ahead
         self.gate = info.gate
         self._consent: CallConsent | None = None
         self._payment: PaymentCapture | None = None
@@ -457,13 +459,46 @@ class AgentPipeline:
             self._abandon(previous)
         self._barge_in()
         self.turn_no += 1
-        turn = _Turn(number=self.turn_no, started_s=event.start_s, asr=AsrTurn(self._connect_asr))
+        number = self.turn_no
+        on_partial = None
+        if settings.CALLSEAL_AGENT_ASR_PARTIALS:
+
+            def on_partial(text: str) -> None:
+                self._on_partial(number, text)
+
+        asr = AsrTurn(self._connect_asr, on_partial=on_partial)
+        turn = _Turn(number=number, started_s=event.start_s, asr=asr)
         turn.raw_ok = self._raw_allowed()
         self._turn = turn
         self.state = "listening"
         for frame in self._ring:  # pre-roll and the speech that started the turn
             if frame.start_s >= event.start_s - self.turns.config.pre_roll_ms / 1000:
                 turn.asr.send(frame.samples)
+
+    def _on_partial(self, number: int, text: str) -> None:
+        """A partial transcript while the caller speaks: the LLM server reads the call's
+        context and the words so far (``LlmClient.warm``), so that the reply's request
+        finds them evaluated and pays only for what the caller said after. One at a time,
+        and none once the turn's reply has begun (it would queue ahead of it)."""
+        turn = self._turn
+        if turn is None or turn.number != number or turn.reply is not None:
+            return
+        if self.state != "listening" or (self._prefill is not None and not self._prefill.done()):
+            return
+        self._prefill = asyncio.create_task(self._prefill_llm(number, text))
+        self._tasks.append(self._prefill)
+
+    async def _prefill_llm(self, number: int, text: str) -> None:
+        messages = [*self.conversation.messages(), {"role": "user", "content": text}]
+        try:
+            llm, endpoint = await self._llm()
+            model = await llm.warm(messages)
+        except INFERENCE_ERRORS as exc:
+            log.info("call %s: LLM prefill failed: %s", self.call_id, exc)
+            return
+        if self._prefilled_turn != number:  # the caller's words reached this endpoint
+            self._prefilled_turn = number
+            self._llm_hop(number, endpoint, model)
 
     def _drop(self, task: asyncio.Task[Any]) -> None:
         """Cancel without waiting (the listening path must not stall on a socket's close
@@ -907,7 +942,7 @@ class AgentPipeline:
             self._tasks.append(asyncio.create_task(self._confirm_consent(evidence[-1])))
 
     async def _confirm_consent(
-        self, evidence: Evidence, replies: Mapping[type, str] = CONSENT_REPLIES
+        self, evidence: Evidence, replies: Mapping[type[Evidence], str] = CONSENT_REPLIES
     ) -> None:
         phrase = replies.get(type(evidence))
         if phrase is None:

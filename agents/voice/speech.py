@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from inference.client import AsrStream, InferenceError, Provenance
+
+log = logging.getLogger(__name__)
 
 _FLUSH = object()
 _CLOSE = object()
@@ -92,10 +95,15 @@ AsrConnect = Callable[[], AbstractAsyncContextManager[tuple[AsrStream, str]]]
 class AsrTurn:
     """The caller's audio streamed to ASR while they speak; ``flush`` returns the text of
     everything sent so far (segments flushed earlier included: a cancelled speculative
-    flush keeps its words). One owned task talks to the socket."""
+    flush keeps its words). One owned task talks to the socket, a second reads it: partial
+    transcripts (when the service sends them) go to ``on_partial`` as the turn's text so
+    far, finals to ``flush``."""
 
-    def __init__(self, connect: AsrConnect) -> None:
+    def __init__(
+        self, connect: AsrConnect, *, on_partial: Callable[[str], None] | None = None
+    ) -> None:
         self._connect = connect
+        self._on_partial = on_partial
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._waiters: list[asyncio.Future[str]] = []
         self.segments: list[str] = []
@@ -131,32 +139,52 @@ class AsrTurn:
         try:
             async with self._connect() as (stream, endpoint):
                 self.provenance, self.endpoint = stream.provenance, endpoint
-                while True:
-                    item = await self._queue.get()
-                    if item is _CLOSE:
-                        return
-                    if item is _FLUSH:
-                        await stream.flush()
-                        text = await self._final(stream)
-                        if text:
-                            self.segments.append(text)
-                        self._waiters.pop(0).set_result(" ".join(self.segments))
-                    else:
-                        assert isinstance(item, bytes)
-                        await stream.send_audio(item)
-        except (InferenceError, OSError, TimeoutError) as exc:
+                finals: asyncio.Queue[str | BaseException] = asyncio.Queue()
+                reader = asyncio.create_task(self._read(stream, finals))
+                try:
+                    await self._write(stream, finals)
+                finally:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reader
+        except Exception as exc:  # a waiting flush must learn of any failure
+            if not isinstance(exc, InferenceError | OSError | TimeoutError):
+                log.exception("ASR stream failed")
             self.error = exc
             for waiter in self._waiters:
                 if not waiter.done():
                     waiter.set_exception(exc)
             self._waiters.clear()
 
-    @staticmethod
-    async def _final(stream: AsrStream) -> str:
+    async def _write(self, stream: AsrStream, finals: asyncio.Queue[str | BaseException]) -> None:
         while True:
-            event = await stream.receive()
-            if event.kind == "final":
-                return event.text.strip()
+            item = await self._queue.get()
+            if item is _CLOSE:
+                return
+            if item is _FLUSH:
+                await stream.flush()
+                text = await finals.get()
+                if isinstance(text, BaseException):
+                    raise text
+                if text:
+                    self.segments.append(text)
+                self._waiters.pop(0).set_result(" ".join(self.segments))
+            else:
+                assert isinstance(item, bytes)
+                await stream.send_audio(item)
+
+    async def _read(self, stream: AsrStream, finals: asyncio.Queue[str | BaseException]) -> None:
+        try:
+            while True:
+                event = await stream.receive()
+                if event.kind == "final":
+                    finals.put_nowait(event.text.strip())
+                elif event.kind == "partial" and self._on_partial is not None:
+                    text = event.text.strip()
+                    if text:
+                        self._on_partial(" ".join([*self.segments, text]))
+        except Exception as exc:  # the writer raises it at the next flush
+            finals.put_nowait(exc)
 
 
 async def aiter_with_first(

@@ -6,6 +6,7 @@ caller received, never on timings (those are printed; the benchmark measures the
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -72,9 +73,15 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[str]:
-    with llm_server(base_env()) as server:
-        yield server.url
+def llm_and_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    log_path = tmp_path_factory.mktemp("llm") / "server.log"
+    with llm_server(base_env(), log_path=log_path) as server:
+        yield server.url, log_path
+
+
+@pytest.fixture(scope="module")
+def llm(llm_and_log: tuple[str, Path]) -> str:
+    return llm_and_log[0]
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +207,47 @@ def test_a_caller_question_is_answered_by_voice_with_transcript_tools_and_hops_i
     assert report.frames_received > 0
     # Residency: nothing of acme-eu's call reached the us endpoints.
     assert us.connections == 0
+
+
+def test_partial_transcripts_let_the_llm_read_the_question_while_the_caller_speaks(
+    llm_and_log, eu_inference, storage
+):
+    """With partials on, the LLM server evaluates the caller's words so far while they are
+    still speaking (one ``inference.hop`` of the turn, in the region), so the reply's
+    request finds the question's first words already evaluated: llama.cpp logs a prefix
+    hit longer than the call's context alone (system prompt + greeting)."""
+    llm, log_path = llm_and_log
+    acme_eu = TenantFactory(slug="acme-eu", name="Acme EU", region="eu")
+    number, _ = line_for(acme_eu, "+493055510007")
+    env = {
+        **base_env(),
+        **storage,
+        "CALLSEAL_AGENT_ASR_PARTIALS": "true",
+        "REGION_EU_INFERENCE_URL": eu_inference,
+        "REGION_EU_LLM_URL": llm,
+    }
+    question = "Could you tell me a short story about a dog and a cat who live on a farm?"
+    audio = caller_audio((14.0, None), (0.0, question), (10.0, None))
+    with daphne(env) as url:
+        logged = len(log_path.read_text(errors="replace"))
+        report = place_call(url, number, audio)
+    assert report.error is None, report.error
+    assert report.voice_to_voice_ms is not None
+    events = of_type(events_of(acme_eu, report.call_sid), "inference.hop")
+    llm_hops = [(h.data["turn"], h.data["region"]) for h in events if h.data["service"] == "llm"]
+    # The warm-up (turn 0), the words read ahead, then the reply: all in the region.
+    assert llm_hops == [(0, "eu"), (1, "eu"), (1, "eu")], llm_hops
+    log = log_path.read_text(errors="replace")[logged:]
+    # llama.cpp logs, per request, the prompt tokens it reused and those left to evaluate.
+    requests = [
+        (int(hit), int(hit) + int(left))
+        for hit, left in re.findall(r"(\d+) prefix-match hit, remaining (\d+) prompt", log)
+    ]
+    assert len(requests) >= 3, requests  # warm-up, read-ahead(s), reply
+    context = requests[0][1]  # the warm-up: system prompt and greeting
+    reused, prompt = requests[-1]  # the reply
+    # The reply reused the context *and* some of the question's tokens.
+    assert context + 5 <= reused < prompt, requests
 
 
 def test_residency_an_eu_call_sends_nothing_to_the_us_inference_service(llm, eu_inference, storage):

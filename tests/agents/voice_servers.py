@@ -80,14 +80,16 @@ def inference_service(
 
 
 @contextmanager
-def llm_server(env: Mapping[str, str]) -> Iterator[Server]:
+def llm_server(env: Mapping[str, str], *, log_path: Path | None = None) -> Iterator[Server]:
+    """llama.cpp's server; with ``log_path`` its log (prompt reuse, timings) goes there."""
     port = free_port()
+    log = log_path.open("wb") if log_path is not None else None
     process = subprocess.Popen(
         [sys.executable, "-m", "inference", "llm", "--region", "us", "--port", str(port)],
         cwd=ROOT,
         env={**env, "INFERENCE_LLM_CTX": "2048"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -95,6 +97,8 @@ def llm_server(env: Mapping[str, str]) -> Iterator[Server]:
         yield Server(url=url, process=process)
     finally:
         _stop(process)
+        if log is not None:
+            log.close()
 
 
 class Honeypot:
