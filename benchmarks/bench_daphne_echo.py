@@ -1,8 +1,12 @@
-"""Reference: bare daphne echoing 50 Twilio-sized messages/s per connection on one core.
+"""Reference: a bare ASGI echo of 50 Twilio-sized messages/s per connection on one core,
+served by daphne (what Callseal's media plane runs on) and by uvicorn with ``websockets``
+(the server Pipecat's transport uses), in the same run.
 
-No Django, no Channels, no pipeline: how many connections daphne/autobahn itself carries
-with added p99 echo lag under 20 ms (the criterion of bench_telephony). Callseal's echo
-call also echoes one mark per 200 ms each way, so a call is ~1.1 messages per frame each way.
+No Django, no Channels, no pipeline: how many connections the server itself carries with
+added p99 echo lag under 20 ms (the criterion of bench_telephony), the server pinned to
+CPU 0 and this load generator to CPU 1. Callseal's echo call also echoes one mark per
+200 ms each way, so a call is ~1.1 messages per frame each way: this is the ceiling any
+consumer on that server can reach.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +22,7 @@ import time
 import numpy as np
 
 from benchmarks.bench_telephony import (
+    CLIENT_CPU,
     LAG_BUDGET_MS,
     ROOT,
     SERVER_CPU,
@@ -65,13 +71,21 @@ def _load(port: int, n: int) -> float:
     return float(np.percentile(lags, 99))
 
 
-def main() -> int:
+SERVERS = {
+    "daphne": ["-m", "daphne", "-p", "{port}", "benchmarks.raw_echo_app:application"],
+    "uvicorn": [
+        "-m", "uvicorn", "--port", "{port}", "--ws", "websockets", "--log-level", "warning",
+        "benchmarks.raw_echo_app:application",
+    ],
+}  # fmt: skip
+
+
+def _ceiling(name: str) -> int:
     port = _free_port()
+    argv = [sys.executable, *(a.replace("{port}", str(port)) for a in SERVERS[name])]
     server = subprocess.Popen(
-        _pinned(SERVER_CPU, [sys.executable, "-m", "daphne", "-p", str(port),
-                             "benchmarks.raw_echo_app:application"]),
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        _pinned(SERVER_CPU, argv), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/")
         base = _load(port, 1)
@@ -79,14 +93,23 @@ def main() -> int:
         for n in STEPS[1:]:
             added = _load(port, n) - base
             ok = added < LAG_BUDGET_MS
-            print(f"  bare daphne N={n}: added p99 {added:.1f} ms -> {'pass' if ok else 'FAIL'}")
+            print(f"  bare {name} N={n}: added p99 {added:.1f} ms -> {'pass' if ok else 'FAIL'}")
             if not ok:
                 break
             best = n
-        print(f"bare daphne echo: {best} connections per core at 50 msg/s each")
     finally:
         server.terminate()
         server.wait(timeout=10)
+    print(f"bare {name} echo: {best} connections per core at 50 msg/s each", flush=True)
+    return best
+
+
+def main() -> int:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > int(CLIENT_CPU):
+        os.sched_setaffinity(0, {int(CLIENT_CPU)})
+    results = {name: _ceiling(name) for name in SERVERS}
+    if results["uvicorn"]:
+        print(f"ratio bare daphne / bare uvicorn: {results['daphne'] / results['uvicorn']:.2f}x")
     return 0
 
 
