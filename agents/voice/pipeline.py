@@ -72,7 +72,7 @@ from compliance.consent_intent import carries_request, parse_consent_intent
 from compliance.events import PaymentPausedEvent, PaymentResumedEvent
 from compliance.pci import PaymentCapture, PaymentProcessor, SecretDigits
 from inference.client import AsrStream, InferenceClient, InferenceError, TtsDone
-from inference.llm import LlmClient, LlmError, Tool
+from inference.llm import LlmClient, LlmError, Message, Tool
 
 log = logging.getLogger(__name__)
 # VAD and PCM conversion for every call of the process; small steps, kept off the loop.
@@ -172,7 +172,7 @@ class AgentPipeline:
         self._clock: tuple[float, float] = (0.0, time.monotonic())  # (stream s, monotonic)
         self._prompts: dict[str, prompts.CachedPrompt] = {}
         self._prefill: asyncio.Task[None] | None = None
-        self._prefilled_turn = 0  # the last turn whose words went to the LLM ahead
+        self._read_ahead_turn = -1  # the last turn whose context went to the LLM ahead
         self.gate = info.gate
         self._consent: CallConsent | None = None
         self._payment: PaymentCapture | None = None
@@ -284,13 +284,21 @@ class AgentPipeline:
         messages = self.conversation.messages()
         if greeting:
             messages.append({"role": "assistant", "content": greeting})
+        await self._read_ahead(messages, turn=0, what="warm-up")
+
+    async def _read_ahead(self, messages: list[Message], *, turn: int, what: str) -> None:
+        """The LLM server evaluates ``messages`` ahead of a reply (``LlmClient.warm``); the
+        first read-ahead of a turn is recorded as that turn's hop (the words reached the
+        endpoint). A failure is only logged: the reply that needs the LLM meets it."""
         try:
             llm, endpoint = await self._llm()
             model = await llm.warm(messages)
         except INFERENCE_ERRORS as exc:
-            log.info("call %s: LLM warm-up failed: %s", self.call_id, exc)
+            log.info("call %s: LLM %s failed: %s", self.call_id, what, exc)
             return
-        self._llm_hop(0, endpoint, model)
+        if self._read_ahead_turn != turn:
+            self._read_ahead_turn = turn
+            self._llm_hop(turn, endpoint, model)
 
     async def _prompt(self, text: str, *, turn: int) -> prompts.CachedPrompt:
         if text in self._prompts:
@@ -490,15 +498,7 @@ class AgentPipeline:
 
     async def _prefill_llm(self, number: int, text: str) -> None:
         messages = [*self.conversation.messages(), {"role": "user", "content": text}]
-        try:
-            llm, endpoint = await self._llm()
-            model = await llm.warm(messages)
-        except INFERENCE_ERRORS as exc:
-            log.info("call %s: LLM prefill failed: %s", self.call_id, exc)
-            return
-        if self._prefilled_turn != number:  # the caller's words reached this endpoint
-            self._prefilled_turn = number
-            self._llm_hop(number, endpoint, model)
+        await self._read_ahead(messages, turn=number, what="prefill")
 
     def _drop(self, task: asyncio.Task[Any]) -> None:
         """Cancel without waiting (the listening path must not stall on a socket's close
