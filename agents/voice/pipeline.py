@@ -493,6 +493,8 @@ class AgentPipeline:
             return
         if self.state != "listening" or (self._prefill is not None and not self._prefill.done()):
             return
+        if self._prefill is not None:  # finished: only the latest stays owned (a long
+            self._tasks.remove(self._prefill)  # call has a partial every 700 ms of speech)
         self._prefill = asyncio.create_task(self._prefill_llm(number, text))
         self._tasks.append(self._prefill)
 
