@@ -39,14 +39,7 @@ class Conversation:
     compressed_turns: int = 0
 
     def add(self, role: str, text: str) -> None:
-        text = text.strip()
-        if not text:
-            return
-        if self.turns and self.turns[-1].role == role:
-            # Two caller turns in a row (the agent stayed silent): one message.
-            self.turns[-1].text = f"{self.turns[-1].text} {text}"
-        else:
-            self.turns.append(Turn(role=role, text=text))
+        self.turns = _joined(self.turns, Turn(role=role, text=text))
         self.compress()
 
     def size(self) -> int:
@@ -70,14 +63,28 @@ class Conversation:
         while self.summary and sum(len(s) for s in self.summary) > self.budget_chars // 4:
             self.summary.pop(0)
 
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self, *, then: Turn | None = None) -> list[dict[str, Any]]:
+        """The LLM's messages; ``then`` is a turn not added yet (the caller's words while
+        the reply is prepared), placed where ``add`` would place it."""
         system = f"{self.system_prompt}\n{REPLY_STYLE}"
         if self.summary:
             system += "\nEarlier in this call:\n" + "\n".join(self.summary)
+        turns = self.turns if then is None else _joined(self.turns, then)
         return [
             {"role": "system", "content": system},
-            *({"role": t.role, "content": t.text} for t in self.turns),
+            *({"role": t.role, "content": t.text} for t in turns),
         ]
+
+
+def _joined(turns: list[Turn], turn: Turn) -> list[Turn]:
+    """``turns`` with ``turn`` after them (new list; the old turns are not changed)."""
+    text = turn.text.strip()
+    if not text:
+        return list(turns)
+    if turns and turns[-1].role == turn.role:
+        # Two caller turns in a row (the agent stayed silent): one message.
+        return [*turns[:-1], Turn(role=turn.role, text=f"{turns[-1].text} {text}")]
+    return [*turns, Turn(role=turn.role, text=text)]
 
 
 @dataclass(slots=True)

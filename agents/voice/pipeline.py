@@ -39,7 +39,7 @@ from agents.pipeline.sentences import SentenceChunker
 from agents.pipeline.turns import TurnConfig, TurnDetector, TurnEnded, TurnStarted
 from agents.pipeline.vad import VadFrame, VadStream
 from agents.voice import prompts, records
-from agents.voice.context import Conversation, ResumedState, resumed_state
+from agents.voice.context import Conversation, ResumedState, Turn, resumed_state
 from agents.voice.endpoints import Endpoint, endpoints_for
 from agents.voice.speech import AsrTurn, Speech, aiter_with_first
 from agents.voice.tools import TOOLS, best_entry, route_by_keywords
@@ -499,7 +499,7 @@ class AgentPipeline:
         self._tasks.append(self._prefill)
 
     async def _prefill_llm(self, number: int, text: str) -> None:
-        messages = [*self.conversation.messages(), {"role": "user", "content": text}]
+        messages = self.conversation.messages(then=Turn("user", text))
         await self._read_ahead(messages, turn=number, what="prefill")
 
     def _drop(self, task: asyncio.Task[Any]) -> None:
@@ -678,7 +678,7 @@ class AgentPipeline:
             return {}
         llm, endpoint = await self._llm()
         call = await llm.tool_call(
-            [*self.conversation.messages(), {"role": "user", "content": turn.text or ""}],
+            self._messages(turn),
             tools=[tool],
             choice=tool.name,
             max_tokens=64,
@@ -692,7 +692,7 @@ class AgentPipeline:
         llm, endpoint = await self._llm()
         tools = [TOOLS[name] for name in self.setup.spec.tools] + [RESPOND]
         call = await llm.tool_call(
-            [*self.conversation.messages(), {"role": "user", "content": turn.text or ""}],
+            self._messages(turn),
             tools=tools,
             max_tokens=64,
         )
@@ -714,6 +714,13 @@ class AgentPipeline:
             )
         )
 
+    def _messages(self, turn: _Turn) -> list[Message]:
+        """The LLM's messages for ``turn``'s reply: the caller's words are in the context
+        once the turn is recorded (a reply that began before the turn ended adds them)."""
+        if turn.recorded:
+            return self.conversation.messages()
+        return self.conversation.messages(then=Turn("user", turn.text or ""))
+
     async def _llm(self) -> tuple[LlmClient, Endpoint]:
         """The first endpoint whose LLM server answers (home region, then the policy's)."""
         error: Exception | None = None
@@ -730,7 +737,7 @@ class AgentPipeline:
 
     async def _llm_reply(self, turn: _Turn) -> None:
         llm, endpoint = await self._llm()
-        messages = [*self.conversation.messages(), {"role": "user", "content": turn.text or ""}]
+        messages = self._messages(turn)
         deltas = llm.stream_chat(messages, max_tokens=settings.CALLSEAL_AGENT_MAX_REPLY_TOKENS)
 
         def first() -> None:

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 
 from agents.spec import KnowledgeEntry
-from agents.voice.context import KEEP_RECENT_TURNS, Conversation
+from agents.voice.context import KEEP_RECENT_TURNS, Conversation, Turn
 from agents.voice.endpoints import endpoints_for
 from agents.voice.tools import route_by_keywords
 from callseal.regions import load_regions
@@ -36,6 +36,23 @@ def test_consecutive_caller_turns_merge_into_one_message():
     conversation.add("user", "Hello.")
     conversation.add("user", "Are you there?")
     assert [m["content"] for m in conversation.messages()[1:]] == ["Hello. Are you there?"]
+
+
+def test_a_turn_not_added_yet_is_placed_as_add_would_place_it_without_changing_the_context():
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation.add("assistant", "Hello, Acme Dental.")
+    conversation.add("user", "Hello.")
+    pending = conversation.messages(then=Turn("user", " Are you there? "))
+    assert [(m["role"], m["content"]) for m in pending[1:]] == [
+        ("assistant", "Hello, Acme Dental."),
+        ("user", "Hello. Are you there?"),
+    ]
+    conversation.add("user", "Are you there?")
+    assert conversation.messages() == pending  # the reply's prompt is the recorded context's
+    after_reply = conversation.messages(then=Turn("assistant", "Yes."))
+    assert after_reply[-1] == {"role": "assistant", "content": "Yes."}
+    assert conversation.messages(then=Turn("user", "  ")) == conversation.messages()
+    assert len(conversation.turns) == 2
 
 
 @pytest.mark.parametrize(
