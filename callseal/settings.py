@@ -365,6 +365,16 @@ CALLSEAL_METRICS_TOKEN = _setting("CALLSEAL_METRICS_TOKEN", str, "")
 CALLSEAL_AGENT_SPECULATE_MS = _setting("CALLSEAL_AGENT_SPECULATE_MS", int, 120)
 if not 20 <= CALLSEAL_AGENT_SPECULATE_MS <= 2000:
     raise ImproperlyConfigured("CALLSEAL_AGENT_SPECULATE_MS: 20 to 2000")
+# The caller's audio this long below CALLSEAL_AGENT_FAINT_DBFS inside a turn asks ASR what a
+# final would say now (a "peek", keeping the audio): the caller's level drops ~120 ms before
+# Silero's probability does, so the reply usually finds its words already transcribed.
+# Louder audio after the peek voids it. 0 = off.
+CALLSEAL_AGENT_PEEK_MS = _setting("CALLSEAL_AGENT_PEEK_MS", int, 64)
+if not (CALLSEAL_AGENT_PEEK_MS == 0 or 32 <= CALLSEAL_AGENT_PEEK_MS <= 2000):
+    raise ImproperlyConfigured("CALLSEAL_AGENT_PEEK_MS: 0 (off) or 32 to 2000")
+CALLSEAL_AGENT_FAINT_DBFS = _setting("CALLSEAL_AGENT_FAINT_DBFS", float, -40.0)
+if not -80.0 <= CALLSEAL_AGENT_FAINT_DBFS <= -10.0:
+    raise ImproperlyConfigured("CALLSEAL_AGENT_FAINT_DBFS: -80 to -10 (dB below full scale)")
 # A reply's first chunk for TTS may end at a comma once it has this many words, or before a
 # conjunction or preposition once it has two more (0: whole sentences only): speech starts
 # before the LLM finishes the first sentence (agents/pipeline/sentences.py).

@@ -2,9 +2,14 @@
 
 Client: ``{"type": "start", "model": "tiny.en"|"base", "language": null, "partials": true}``,
 then binary frames of 16 kHz mono PCM16 (little-endian), ``{"type": "flush"}`` at the end of
-each utterance and ``{"type": "end"}`` to finish. Server: ``ready``, ``partial`` (while
-audio arrives, when a slot is free), ``final`` (with word timestamps) after each flush, and
-``error``. Every message names the region, service, model and version.
+each utterance and ``{"type": "end"}`` to finish. ``{"type": "peek"}`` asks, at a likely end
+of utterance, for what a flush would answer now while keeping the audio: more speech may
+follow, and the next flush then transcribes the whole utterance in one pass. Server:
+``ready``, ``partial`` (while audio arrives, when a slot is free), ``final`` (with word
+timestamps) after each flush, ``peek`` (a final's text, no word timings; ``skipped`` when
+every slot was taken: a peek never queues; ``from_partial`` when the latest partial already
+covered all but a quiet tail) and ``error``. Every message names the region, service, model
+and version.
 """
 
 from __future__ import annotations
@@ -29,6 +34,27 @@ from inference.server import (
 )
 
 MAX_SAMPLES = int(MAX_UTTERANCE_S * ASR_SAMPLE_RATE)
+# Audio below this level after a partial's end (a pause on a phone line) adds no words: a
+# peek answers with that partial instead of transcribing the same speech again. Judged per
+# 20 ms, so that a word's last consonant is not averaged away by the silence after it.
+TAIL_DBFS = -40.0
+_TAIL_WINDOW = ASR_SAMPLE_RATE // 50
+# A peek comes tens of milliseconds after the caller's last word, and Whisper mishears a
+# word that ends its audio abruptly (an espeak "joke" came back "note"): the peek's audio
+# is followed by this much silence, as a final's would be by the pause itself, and a
+# partial stands for a peek only if it too ended in that much quiet audio.
+PEEK_PAD_S = 0.3
+_PEEK_PAD = int(PEEK_PAD_S * ASR_SAMPLE_RATE)
+
+
+def _quiet(audio: np.ndarray) -> bool:
+    if not len(audio):
+        return True
+    padded = np.zeros(-(-len(audio) // _TAIL_WINDOW) * _TAIL_WINDOW, np.float32)
+    padded[: len(audio)] = audio
+    windows = padded.reshape(-1, _TAIL_WINDOW)
+    loudest = float(np.sqrt(np.mean(np.square(windows), axis=1)).max())
+    return loudest < 10 ** (TAIL_DBFS / 20)
 
 
 class AsrSession:
@@ -42,6 +68,7 @@ class AsrSession:
         self.samples = 0
         self.samples_at_last_partial = 0
         self.partial_task: asyncio.Task[None] | None = None
+        self.last_partial: tuple[int, str] | None = None  # (samples it covered, text)
         self.send_lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -89,6 +116,7 @@ class AsrSession:
             self.chunks = []
         self.samples = sum(len(c) for c in self.chunks)
         self.samples_at_last_partial = 0
+        self.last_partial = None
         return audio
 
     async def maybe_partial(self) -> None:
@@ -117,6 +145,8 @@ class AsrSession:
                 )
         except Busy:
             return
+        self.service.jobs["asr.partial"] += 1
+        self.last_partial = (len(audio), transcript.text)
         await self.send(
             {"type": "partial", "text": transcript.text, "audio_s": len(audio) / ASR_SAMPLE_RATE}
         )
@@ -128,19 +158,37 @@ class AsrSession:
                 await self.partial_task
             self.partial_task = None
 
-    async def final(self, audio: np.ndarray) -> None:
+    async def _transcribe(
+        self, audio: np.ndarray, *, wait: bool, word_timestamps: bool = True
+    ) -> dict[str, Any]:
+        """A final's transcript of ``audio`` as the message fields that carry it."""
         assert self.engine is not None
         started = time.perf_counter()
+        async with self.service.asr_admission.slot(wait=wait):
+            queued_ms = (time.perf_counter() - started) * 1000
+            transcript: Transcript = await self.service.run(
+                self.engine.transcribe,
+                audio,
+                language=self.language,
+                word_timestamps=word_timestamps,
+                beam_size=self.service.config.asr_beam_size,
+                fallback=self.service.config.asr_fallback,
+            )
+        return {
+            "text": transcript.text,
+            "language": transcript.language,
+            "audio_s": transcript.duration_s,
+            "words": [
+                {"text": w.text, "start": w.start, "end": w.end, "p": w.probability}
+                for w in transcript.words
+            ],
+            "queued_ms": round(queued_ms, 1),
+            "processing_ms": round((time.perf_counter() - started) * 1000 - queued_ms, 1),
+        }
+
+    async def final(self, audio: np.ndarray) -> None:
         try:
-            async with self.service.asr_admission.slot():
-                queued_ms = (time.perf_counter() - started) * 1000
-                transcript: Transcript = await self.service.run(
-                    self.engine.transcribe,
-                    audio,
-                    language=self.language,
-                    beam_size=self.service.config.asr_beam_size,
-                    fallback=self.service.config.asr_fallback,
-                )
+            fields = await self._transcribe(audio, wait=True)
         except Busy as exc:
             # The utterance is lost to this request; the client may resend it.
             await self.send(
@@ -152,20 +200,49 @@ class AsrSession:
                 }
             )
             return
-        await self.send(
-            {
-                "type": "final",
-                "text": transcript.text,
-                "language": transcript.language,
-                "audio_s": transcript.duration_s,
-                "words": [
-                    {"text": w.text, "start": w.start, "end": w.end, "p": w.probability}
-                    for w in transcript.words
-                ],
-                "queued_ms": round(queued_ms, 1),
-                "processing_ms": round((time.perf_counter() - started) * 1000 - queued_ms, 1),
-            }
-        )
+        self.service.jobs["asr.final"] += 1
+        await self.send({"type": "final", **fields})
+
+    async def peek(self) -> None:
+        """What a flush would answer now (its text; no word timings); the audio stays for
+        the next flush. A partial decodes as a final does (greedy, one pass) when finals
+        are configured so: one whose last ``PEEK_PAD_S`` and everything after were quiet is
+        the answer, and one still running is waited for rather than raced on the same
+        cores. Otherwise a pass of its own over the audio and ``PEEK_PAD_S`` of silence,
+        skipped (never queued) when every slot is taken."""
+        audio = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+        audio = audio[: MAX_SAMPLES - _PEEK_PAD]
+        config = self.service.config
+        if config.asr_beam_size == 1 and not config.asr_fallback:
+            if self.partial_task is not None and not self.partial_task.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(self.partial_task)
+            if self.last_partial is not None:
+                covered, text = self.last_partial
+                if _PEEK_PAD <= covered <= len(audio) and _quiet(audio[covered - _PEEK_PAD :]):
+                    self.service.jobs["asr.peek_from_partial"] += 1
+                    await self.send(
+                        {
+                            "type": "peek",
+                            "skipped": False,
+                            "text": text,
+                            "audio_s": covered / ASR_SAMPLE_RATE,
+                            "words": [],
+                            "from_partial": True,
+                        }
+                    )
+                    return
+        await self.cancel_partial()
+        padded = np.concatenate([audio, np.zeros(_PEEK_PAD, np.float32)])
+        try:
+            fields = await self._transcribe(padded, wait=False, word_timestamps=False)
+        except Busy:
+            self.service.jobs["asr.peek_skipped"] += 1
+            await self.send({"type": "peek", "skipped": True, "text": ""})
+            return
+        self.service.jobs["asr.peek"] += 1
+        fields["audio_s"] = len(audio) / ASR_SAMPLE_RATE
+        await self.send({"type": "peek", "skipped": False, "from_partial": False, **fields})
 
     async def flush(self) -> None:
         await self.cancel_partial()
@@ -195,6 +272,8 @@ class AsrSession:
             raise ProtocolError("bad_message", f"{kind!r} before start", close=1008)
         elif kind == "flush":
             await self.flush()
+        elif kind == "peek":
+            await self.peek()
         elif kind == "end":
             await self.flush()
             await self.send({"type": "end"})

@@ -64,7 +64,7 @@ class Provenance:
 
 @dataclass(frozen=True, slots=True)
 class AsrEvent:
-    kind: str  # "partial" | "final" | "end"
+    kind: str  # "partial" | "peek" | "final" | "end"
     text: str
     provenance: Provenance
     words: tuple[dict[str, Any], ...] = ()
@@ -162,6 +162,11 @@ class AsrStream(_Socket):
     async def flush(self) -> None:
         """The utterance is over: the service answers with its final transcript."""
         await self.ws.send_json({"type": "flush"})
+
+    async def peek(self) -> None:
+        """A likely end of the utterance: the service answers ``peek`` with what a flush
+        would answer now and keeps the audio (more speech may follow)."""
+        await self.ws.send_json({"type": "peek"})
 
     async def end(self) -> None:
         await self.ws.send_json({"type": "end"})

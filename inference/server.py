@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ class Service:
     asr: dict[str, AsrEngine]
     tts: dict[str, TtsEngine]
     executor: ThreadPoolExecutor
+    # Jobs done since start, by kind ("asr.final", "asr.peek", "asr.peek_skipped",
+    # "asr.partial"): how often speculative work paid off is visible on /healthz.
+    jobs: Counter[str] = field(default_factory=Counter)
     asr_admission: Admission = field(init=False)
     tts_admission: Admission = field(init=False)
 
@@ -100,6 +104,7 @@ async def healthz(request: web.Request) -> web.Response:
                 "asr": service.asr_admission.snapshot(),
                 "tts": service.tts_admission.snapshot(),
             },
+            "jobs": dict(sorted(service.jobs.items())),
         }
     )
 

@@ -139,6 +139,8 @@ class _Turn:
     end_clock: float | None = None  # monotonic time the caller stopped speaking
     committed: asyncio.Event = field(default_factory=asyncio.Event)
     speculative: bool = False
+    faint_frames: int = 0  # trailing frames below CALLSEAL_AGENT_FAINT_DBFS
+    peek: asyncio.Future[str | None] | None = None  # ASR's answer at the level's drop
     text: str | None = None
     recorded: bool = False
     outcome: asyncio.Event = field(default_factory=asyncio.Event)  # audio, silence or error
@@ -442,6 +444,7 @@ class AgentPipeline:
         turn = self._turn
         if turn is not None and turn.ended_s is None:
             turn.asr.send(frame.samples)
+            self._watch_level(turn, frame)
         for event in events:
             if isinstance(event, TurnStarted):
                 await self._on_turn_started(event)
@@ -458,6 +461,36 @@ class AgentPipeline:
             # The caller went on speaking: the speculative reply answers a half sentence.
             self._drop(turn.reply)
             turn.reply, turn.speculative = None, False
+
+    def _watch_level(self, turn: _Turn, frame: VadFrame) -> None:
+        """The caller's level drops before Silero's probability does (~120 ms on phone
+        audio): after ``CALLSEAL_AGENT_PEEK_MS`` of faint audio ASR is asked what a final
+        would say now, keeping the audio. Louder audio afterwards voids the answer (the
+        next flush transcribes the whole segment); otherwise the reply takes it instead of
+        waiting for a final of its own."""
+        faint = 10 ** (settings.CALLSEAL_AGENT_FAINT_DBFS / 20)
+        if float(np.sqrt(np.mean(np.square(frame.samples)))) >= faint:
+            turn.faint_frames = 0
+            turn.peek = None
+            return
+        turn.faint_frames += 1
+        if (
+            settings.CALLSEAL_AGENT_PEEK_MS
+            and turn.faint_frames * 32 >= settings.CALLSEAL_AGENT_PEEK_MS
+            and turn.peek is None
+            and turn.reply is None
+            and self.state == "listening"
+        ):
+            number = turn.number
+            peek = turn.peek = turn.asr.peek()
+
+            def read_ahead(done: asyncio.Future[str | None]) -> None:
+                # The whole question, a little before the reply asks: the LLM server
+                # reads it now (the partials' read-ahead, one more time).
+                if not done.cancelled() and done.result() and turn.peek is done:
+                    self._on_partial(number, done.result() or "")
+
+            peek.add_done_callback(read_ahead)
 
     async def _on_turn_started(self, event: TurnStarted) -> None:
         if self.state not in ("listening", "replying"):
@@ -578,9 +611,19 @@ class AgentPipeline:
             )
         )
 
+    async def _caller_words(self, turn: _Turn) -> str:
+        """The turn's transcript: the peek taken when the caller's level dropped, if no
+        louder audio came after it, else a final of everything sent."""
+        peek = turn.peek
+        if peek is not None:
+            text = await asyncio.shield(peek)
+            if text is not None and turn.peek is peek:
+                return text
+        return await turn.asr.flush()
+
     async def _reply(self, turn: _Turn) -> None:
         try:
-            text = await turn.asr.flush()
+            text = await self._caller_words(turn)
             turn.t["asr_final"] = time.monotonic()
             turn.text = text
             self._record_caller(turn)

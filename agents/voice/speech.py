@@ -18,6 +18,7 @@ from inference.client import AsrStream, InferenceError, Provenance
 log = logging.getLogger(__name__)
 
 _FLUSH = object()
+_PEEK = object()
 _CLOSE = object()
 
 
@@ -95,9 +96,11 @@ AsrConnect = Callable[[], AbstractAsyncContextManager[tuple[AsrStream, str]]]
 class AsrTurn:
     """The caller's audio streamed to ASR while they speak; ``flush`` returns the text of
     everything sent so far (segments flushed earlier included: a cancelled speculative
-    flush keeps its words). One owned task talks to the socket, a second reads it: partial
-    transcripts (when the service sends them) go to ``on_partial`` as the turn's text so
-    far, finals to ``flush``."""
+    flush keeps its words). ``peek`` asks what a flush would return now without ending the
+    segment: if the caller goes on, the next flush transcribes it whole. One owned task
+    talks to the socket, a second reads it: partial transcripts (when the service sends
+    them) go to ``on_partial`` as the turn's text so far, peeks and finals to whoever
+    asked."""
 
     def __init__(
         self, connect: AsrConnect, *, on_partial: Callable[[str], None] | None = None
@@ -106,6 +109,7 @@ class AsrTurn:
         self._on_partial = on_partial
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._waiters: list[asyncio.Future[str]] = []
+        self._peeks: list[asyncio.Future[str | None]] = []
         self.segments: list[str] = []
         self.provenance: Provenance | None = None
         self.endpoint = ""
@@ -123,6 +127,17 @@ class AsrTurn:
         self._waiters.append(future)
         self._queue.put_nowait(_FLUSH)
         return await asyncio.shield(future)
+
+    def peek(self) -> asyncio.Future[str | None]:
+        """The turn's text as a flush now would give it (``None`` when the service had no
+        free slot or the stream failed); the audio stays in the segment."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        if self.error is not None:
+            future.set_result(None)
+            return future
+        self._peeks.append(future)
+        self._queue.put_nowait(_PEEK)
+        return future
 
     def abort(self) -> asyncio.Task[None]:
         """Stop at once; the caller owns (awaits) the returned task."""
@@ -155,6 +170,11 @@ class AsrTurn:
                 if not waiter.done():
                     waiter.set_exception(exc)
             self._waiters.clear()
+        finally:
+            for peek in self._peeks:  # a peek is only a shortcut: the flush says what failed
+                if not peek.done():
+                    peek.set_result(None)
+            self._peeks.clear()
 
     async def _write(self, stream: AsrStream, finals: asyncio.Queue[str | BaseException]) -> None:
         while True:
@@ -169,6 +189,8 @@ class AsrTurn:
                 if text:
                     self.segments.append(text)
                 self._waiters.pop(0).set_result(" ".join(self.segments))
+            elif item is _PEEK:
+                await stream.peek()  # answered by the reader; audio goes on meanwhile
             else:
                 assert isinstance(item, bytes)
                 await stream.send_audio(item)
@@ -179,12 +201,22 @@ class AsrTurn:
                 event = await stream.receive()
                 if event.kind == "final":
                     finals.put_nowait(event.text.strip())
+                elif event.kind == "peek" and self._peeks:
+                    peek = self._peeks.pop(0)
+                    text = event.text.strip()
+                    if not peek.done():
+                        skipped = event.raw.get("skipped", False)
+                        peek.set_result(None if skipped else " ".join([*self.segments, text]))
                 elif event.kind == "partial" and self._on_partial is not None:
                     text = event.text.strip()
                     if text:
                         self._on_partial(" ".join([*self.segments, text]))
         except Exception as exc:  # the writer raises it at the next flush
             finals.put_nowait(exc)
+            for peek in self._peeks:  # no answer will come: the flush learns why
+                if not peek.done():
+                    peek.set_result(None)
+            self._peeks.clear()
 
 
 async def aiter_with_first(

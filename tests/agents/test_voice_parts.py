@@ -3,6 +3,10 @@ routing, residency endpoints, the /metrics gate."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.test import override_settings
 
@@ -101,3 +105,26 @@ def test_metrics_need_a_staff_session_or_the_bearer_token(client, django_user_mo
     staff = django_user_model.objects.create_user("ops", password="pw-123456789", is_staff=True)
     client.force_login(staff)
     assert client.get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CALLSEAL_AGENT_PEEK_MS", "16"),
+        ("CALLSEAL_AGENT_PEEK_MS", "soon"),
+        ("CALLSEAL_AGENT_FAINT_DBFS", "-5"),
+        ("CALLSEAL_AGENT_FAINT_DBFS", "nan"),
+    ],
+)
+def test_bad_pause_settings_stop_the_start_with_the_settings_name(name, value):
+    env = {**os.environ, name: value}
+    result = subprocess.run(
+        [sys.executable, "-c", "import callseal.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr

@@ -121,6 +121,111 @@ async def test_flush_gives_one_final_per_utterance(inference_server):
     ]
 
 
+async def test_a_peek_answers_as_a_flush_would_and_keeps_the_audio(inference_server):
+    async with (
+        inference_server() as url,
+        InferenceClient(url) as client,
+        client.asr(model="tiny.en", partials=False) as asr,
+    ):
+        await asr.send_audio(librivox("0880"))
+        await asr.peek()
+        peek = await asr.receive()
+        await asr.send_audio(librivox("0930"))  # the caller went on after all
+        await asr.flush()
+        final = await asr.receive()
+        await asr.flush()  # nothing left: the peek took no audio away, the final all of it
+        await asr.end()
+        ended = await asr.receive()
+        jobs = (await client.health())["jobs"]
+    assert jobs == {"asr.final": 1, "asr.peek": 1}
+    assert peek.kind == "peek"
+    assert peek.raw["skipped"] is False
+    assert peek.raw["from_partial"] is False
+    assert set(PROVENANCE_KEYS) <= set(peek.raw)
+    assert words(peek.text)[:3] == ["he", "was", "not"]
+    assert peek.words == ()  # the text only: no word-timing pass
+    assert peek.audio_s == pytest.approx(len(librivox("0880")) / 16000, abs=0.05)
+    assert final.kind == "final"
+    assert words(final.text)[:3] == ["he", "was", "not"]
+    assert words(final.text)[-2:] == ["amiable", "himself"]
+    assert ended.kind == "end"
+
+
+async def test_a_peek_after_a_quiet_tail_is_the_partial_that_covered_the_speech(inference_server):
+    """Partials decode as finals do here (greedy, one pass): when the latest one covered
+    all the speech and only a pause followed, the peek answers with it, no second pass;
+    louder audio after that partial needs a pass of the peek's own."""
+    speech = librivox("0930")
+    async with (
+        inference_server(partial_interval_s=0.5) as url,
+        InferenceClient(url) as client,
+        client.asr(model="tiny.en", partials=True) as asr,
+    ):
+
+        async def partial_covering(samples: int):  # type: ignore[no-untyped-def]
+            while True:
+                try:
+                    event = await asyncio.wait_for(asr.receive(), 3.0)
+                except TimeoutError:
+                    return None
+                if event.kind == "partial" and event.audio_s * 16000 >= samples - 1:
+                    return event
+
+        await asr.send_audio(speech)
+        sent = len(speech)
+        for _ in range(10):  # the pause goes on until a partial has covered all of it
+            await asr.send_audio(silence(0.6))
+            sent += int(0.6 * 16000)
+            if (partial := await partial_covering(sent)) is not None:
+                break
+        else:
+            pytest.fail("no partial covered the audio")
+        await asr.send_audio(silence(0.2))  # 0.2 s more: too little for another partial
+        await asr.peek()
+        reused = await asr.receive()
+        await asr.send_audio(librivox("0880")[4000:8000])  # a quarter second of speech
+        await asr.peek()
+        fresh = await asr.receive()
+        jobs = (await client.health())["jobs"]
+    assert reused.kind == "peek"
+    assert reused.raw["from_partial"] is True
+    assert reused.text == partial.text
+    assert "amiable" in reused.text.lower()
+    assert fresh.kind == "peek"
+    assert fresh.raw["from_partial"] is False
+    assert jobs["asr.peek_from_partial"] == 1
+    assert jobs["asr.peek"] == 1
+
+
+async def test_a_peek_never_queues_behind_another_callers_final(inference_server):
+    async with (
+        inference_server(asr_concurrency=1, max_waiting=4) as url,
+        InferenceClient(url) as client,
+        client.asr(model="base", partials=False) as busy,
+        client.asr(model="tiny.en", partials=False) as asr,
+    ):
+        await busy.send_audio(librivox("0870"))
+        await busy.flush()
+        for _ in range(200):  # the other caller's final holds the one slot
+            if (await client.health())["queues"]["asr"]["running"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the other final never started")
+        await asr.send_audio(librivox("0930"))
+        await asr.peek()
+        peek = await asr.receive()
+        await asr.flush()  # a final does queue, and gets the audio the peek left
+        final, other = await asr.receive(), await busy.receive()
+        jobs = (await client.health())["jobs"]
+    assert jobs == {"asr.final": 2, "asr.peek_skipped": 1}
+    assert peek.kind == "peek"
+    assert peek.raw["skipped"] is True
+    assert peek.text == ""
+    assert "amiable" in final.text.lower()
+    assert "dashwood" in other.text.lower()
+
+
 async def test_tts_streams_audio_of_plausible_duration_at_the_asked_rate(inference_server):
     text = "Thank you for calling. Your appointment is confirmed for Tuesday at ten."
     async with (
@@ -216,6 +321,7 @@ async def test_healthz_names_region_models_and_queues(inference_server):
     assert set(health["models"]["asr"]) == {"tiny.en", "base"}
     assert health["models"]["tts"]["en_US-joe-medium"]["sample_rate"] == 22050
     assert set(health["queues"]) == {"asr", "tts"}
+    assert health["jobs"] == {}  # nothing done yet
 
 
 async def _raw(url: str, path: str, *messages: str | bytes) -> tuple[list[dict], int | None]:
