@@ -69,6 +69,9 @@ class AsrSession:
         self.samples_at_last_partial = 0
         self.partial_task: asyncio.Task[None] | None = None
         self.last_partial: tuple[int, str] | None = None  # (samples it covered, text)
+        # After a peek, quiet audio starts no partials: the peek already said what was
+        # heard, and the reply being prepared needs the cores. Louder audio resumes them.
+        self.quiet_since_peek = False
         self.send_lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -117,6 +120,7 @@ class AsrSession:
         self.samples = sum(len(c) for c in self.chunks)
         self.samples_at_last_partial = 0
         self.last_partial = None
+        self.quiet_since_peek = False
         return audio
 
     async def maybe_partial(self) -> None:
@@ -253,10 +257,12 @@ class AsrSession:
         """Handle one message; return False when the session is over."""
         if msg_type == WSMsgType.BINARY:
             self.add_audio(data)
+            if self.quiet_since_peek and not _quiet(self.chunks[-1]):
+                self.quiet_since_peek = False
             if self.samples >= MAX_SAMPLES:
                 await self.cancel_partial()
                 await self.final(self.take_audio(MAX_SAMPLES))
-            else:
+            elif not self.quiet_since_peek:
                 await self.maybe_partial()
             return True
         if msg_type != WSMsgType.TEXT:
@@ -274,6 +280,7 @@ class AsrSession:
             await self.flush()
         elif kind == "peek":
             await self.peek()
+            self.quiet_since_peek = True
         elif kind == "end":
             await self.flush()
             await self.send({"type": "end"})

@@ -197,6 +197,32 @@ async def test_a_peek_after_a_quiet_tail_is_the_partial_that_covered_the_speech(
     assert jobs["asr.peek"] == 1
 
 
+async def test_after_a_peek_quiet_audio_starts_no_partials_until_the_caller_speaks(
+    inference_server,
+):
+    """The reply being prepared after a peek needs the cores: the pause that follows starts
+    no partial transcription of the same words; speech does."""
+    async with (
+        inference_server(partial_interval_s=0.5) as url,
+        InferenceClient(url) as client,
+        client.asr(model="tiny.en", partials=True) as asr,
+    ):
+        await asr.send_audio(librivox("0930"))
+        await asr.peek()
+        while (peek := await asr.receive()).kind != "peek":
+            pass  # partials of the speech itself
+        before = (await client.health())["jobs"].get("asr.partial", 0)
+        await asr.send_audio(silence(1.5))  # three partial intervals of pause
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asr.receive(), 2.0)
+        paused = (await client.health())["jobs"].get("asr.partial", 0)
+        await asr.send_audio(librivox("0880"))  # the caller speaks again
+        resumed = await asyncio.wait_for(asr.receive(), 10)
+    assert "amiable" in peek.text.lower()
+    assert paused == before
+    assert resumed.kind == "partial"
+
+
 async def test_a_peek_never_queues_behind_another_callers_final(inference_server):
     async with (
         inference_server(asr_concurrency=1, max_waiting=4) as url,
