@@ -55,6 +55,20 @@ class TurnAgent:
     kind: str  # reply, greeting, lookup, escalation, goodbye, apology
 
 
+@register_event("turn.underrun", version=1)
+@dataclass(frozen=True, slots=True)
+class TurnUnderrun:
+    """Silence the caller heard inside one agent utterance (appended with its turn.agent,
+    only when there was some): the player had nothing to send when the audio before ran
+    out, or sent late. Gaps shorter than one 20 ms frame are not counted."""
+
+    turn: int
+    kind: str  # as turn.agent's
+    gaps: int
+    silence_ms: int  # all gaps together
+    longest_ms: int
+
+
 @register_event("turn.latency", version=1)
 @dataclass(frozen=True, slots=True)
 class TurnLatency:

@@ -1,4 +1,5 @@
-"""Prometheus histograms of the voice agent's per-turn latency, and the ``/metrics`` view.
+"""Prometheus histograms of the voice agent's per-turn latency and of the silences inside
+its utterances (underruns), and the ``/metrics`` view.
 
 ``/metrics`` answers staff users of the console or a scraper presenting
 ``Authorization: Bearer $CALLSEAL_METRICS_TOKEN`` (compared in constant time); everyone
@@ -23,6 +24,12 @@ TURN_LATENCY = Histogram(
     ["region", "step"],  # step: asr_final, llm_first_token, tts_first_audio, first_frame
     buckets=BUCKETS,
 )
+UNDERRUNS = Histogram(
+    "callseal_agent_underrun_seconds",
+    "Silences the caller heard inside an agent utterance (the player ran dry or was late).",
+    ["region", "kind"],  # kind: reply, greeting, lookup, ... (as turn.agent's)
+    buckets=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),
+)
 FALLBACKS = Counter(
     "callseal_agent_fallbacks_total",
     "Agent fallbacks (apology + escalation).",
@@ -34,6 +41,11 @@ def observe_turn(*, region: str, steps: dict[str, int | None]) -> None:
     for step, ms in steps.items():
         if ms is not None:
             TURN_LATENCY.labels(region=region, step=step).observe(ms / 1000)
+
+
+def observe_underruns(*, region: str, kind: str, gaps: list[float]) -> None:
+    for seconds in gaps:
+        UNDERRUNS.labels(region=region, kind=kind).observe(seconds)
 
 
 def _authorised(request: HttpRequest) -> bool:

@@ -240,6 +240,7 @@ def _dump_turns(call_sids: list[str]) -> None:
                     if e.type == "turn.agent"
                 ],
                 "fallbacks": [e.data.get("reason") for e in events if e.type == "agent.fallback"],
+                "underruns": [e.data for e in events if e.type == "turn.underrun"],
             }
     print(json.dumps(out, default=str))
 
@@ -539,6 +540,15 @@ def _print_breakdowns(ours: dict[str, Any], peer: dict[str, Any]) -> None:
     )
     fallbacks = [f for call in ours["turns"].values() for f in call["fallbacks"]]
     print(f"    speculative turns {speculative}/{len(rows)}; fallbacks {fallbacks or 'none'}")
+    # Dead air inside an utterance (the player ran dry between TTS pieces): turn.underrun.
+    underruns = [u for call in ours["turns"].values() for u in call.get("underruns", [])]
+    replies = sum(1 for call in ours["turns"].values() for kind, _ in call["agent"])
+    print(
+        f"    silences inside agent utterances: {sum(u['gaps'] for u in underruns)} in "
+        f"{len(underruns)} of {replies} utterances, "
+        f"{sum(u['silence_ms'] for u in underruns)} ms in all, longest "
+        f"{max((u['longest_ms'] for u in underruns), default=0)} ms"
+    )
     peer_rows: list[dict[str, float | None]] = []
     for row in peer["turns"]:
         stop = row["vad_stop"]

@@ -52,6 +52,11 @@ class PlaybackListener(Protocol):
 
     def started(self, at: float) -> None: ...
 
+    def starved(self, seconds: float, *, at_start: bool) -> None:
+        """The caller heard ``seconds`` of silence before one of this chunk's frames:
+        Twilio had played everything sent (``at_start``: before the chunk's first frame,
+        nothing came in time; otherwise the player itself was late)."""
+
     def heard(self) -> None: ...
 
 

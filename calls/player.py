@@ -5,7 +5,9 @@ buffer at most ``lead_ms`` ahead of the caller's ear, so a barge-in has little t
 and sends a ``mark`` after each chunk. Twilio echoes a mark once the audio before it has
 played, so echoed marks are exactly what the caller heard; ``barge_in()`` sends ``clear``,
 drops the queue and reports the cut-off point. Marks that Twilio returns because of the
-clear were not heard and are not counted.
+clear were not heard and are not counted. A frame sent after Twilio's buffer ran dry is
+reported to its chunk's listener with the silence the caller heard before it (``starved``):
+inside an utterance, that is dead air.
 """
 
 from __future__ import annotations
@@ -192,6 +194,9 @@ class Player:
             chunk.play_start = start
             if chunk.listener is not None:
                 chunk.listener.started(now)
+        silent_s = now - self._buffer_end  # > 0: Twilio had nothing left to play
+        if silent_s >= FRAME_MS / 1000 and chunk.listener is not None:
+            chunk.listener.starved(silent_s, at_start=chunk.sent_frames == 0)
         self._buffer_end = start + FRAME_MS / 1000
         frame = chunk.frames[chunk.sent_frames]
         if self._on_frame is not None:

@@ -19,6 +19,7 @@ CATEGORY = {
     "turn.agent": "turn",
     "turn.interrupted": "turn",
     "turn.latency": "latency",
+    "turn.underrun": "latency",
     "inference.hop": "inference",
     "tool.called": "tool",
     "call.escalated": "escalation",
@@ -84,6 +85,11 @@ def describe(event: RecordedEvent) -> str:
             "llm_first_token_ms",
             "tts_first_audio_ms",
             "first_frame_ms",
+        )
+    if t == "turn.underrun":
+        return (
+            f"{d.get('kind')}: {d.get('gaps')} silences inside the utterance, "
+            f"{d.get('silence_ms')} ms in all (longest {d.get('longest_ms')} ms)"
         )
     if t == "inference.hop":
         return _kv(d, "service", "region", "model", "model_version", "engine")

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents import events as ev
-from agents.metrics import FALLBACKS, observe_turn
+from agents.metrics import FALLBACKS, observe_turn, observe_underruns
 from agents.pipeline.sentences import SentenceChunker
 from agents.pipeline.turns import TurnConfig, TurnDetector, TurnEnded, TurnStarted
 from agents.pipeline.vad import VadFrame, VadStream
@@ -378,6 +378,17 @@ class AgentPipeline:
             # caller's, so it is kept raw only under consent.
             keep_raw=speech.kind != "reply" or self._raw_allowed(),
         )
+        if speech.underruns:
+            observe_underruns(region=self.info.region, kind=speech.kind, gaps=speech.underruns)
+            self._append(
+                ev.TurnUnderrun(
+                    turn=speech.turn,
+                    kind=speech.kind,
+                    gaps=len(speech.underruns),
+                    silence_ms=round(sum(speech.underruns) * 1000),
+                    longest_ms=round(max(speech.underruns) * 1000),
+                )
+            )
 
     def _barge_in(self) -> None:
         """Stop the agent: audio not yet handed to the player is dropped, the player clears

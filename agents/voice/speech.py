@@ -32,6 +32,9 @@ class _PieceListener:
     def started(self, at: float) -> None:
         self.speech.on_started(self.index, at)
 
+    def starved(self, seconds: float, *, at_start: bool) -> None:
+        self.speech.on_starved(self.index, seconds, at_start=at_start)
+
     def heard(self) -> None:
         self.speech.on_heard(self.index)
 
@@ -50,6 +53,10 @@ class Speech:
     interrupted: bool = False
     texts: list[str] = field(default_factory=list)  # every sentence generated
     on_first_frame: Callable[[Speech, float], None] | None = None
+    # Silences (s) the caller heard inside the utterance: the player ran dry between its
+    # pieces (TTS behind playback) or sent late. The one before its first piece is the
+    # reply's latency, accounted for elsewhere.
+    underruns: list[float] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame went out
     played: asyncio.Event = field(default_factory=asyncio.Event)  # every mark came back
 
@@ -63,6 +70,11 @@ class Speech:
             self.started.set()
             if self.on_first_frame is not None:
                 self.on_first_frame(self, at)
+
+    def on_starved(self, index: int, seconds: float, *, at_start: bool) -> None:
+        if index == 0 and at_start:
+            return
+        self.underruns.append(seconds)
 
     def on_heard(self, index: int) -> None:
         self.heard_pieces.add(index)

@@ -128,3 +128,33 @@ def test_bad_pause_settings_stop_the_start_with_the_settings_name(name, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr
+
+
+async def test_an_utterance_counts_the_silences_inside_it_not_the_one_before_it():
+    """The player's gaps reach the Speech through its pieces' listeners: the silence
+    before the first piece is the reply's latency; one before a later piece is dead air."""
+    import asyncio
+
+    import numpy as np
+
+    from agents.voice.speech import Speech
+    from calls.player import Player
+
+    async def send(text: str) -> None:
+        pass
+
+    now = [50.0]
+    player = Player(send=send, stream_sid="MZ" + "0" * 32, lead_ms=300, clock=lambda: now[0])
+    speech = Speech(kind="reply", turn=1)
+    pcm = np.full(320, 3000, dtype=np.int16)  # 40 ms at 8 kHz
+    player.enqueue(pcm, sample_rate=8000, text="", mark=False, listener=speech.add_piece(""))
+    player.enqueue(pcm, sample_rate=8000, text="Hello.", listener=speech.add_piece("Hello."))
+    task = asyncio.create_task(player.run())
+    await asyncio.sleep(0.02)
+    now[0] += 0.3  # TTS is behind: the next sentence comes 220 ms after the audio ran out
+    player.enqueue(pcm, sample_rate=8000, text="Bye.", listener=speech.add_piece("Bye."))
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [round(s, 3) for s in speech.underruns] == [0.22]

@@ -127,3 +127,61 @@ async def test_sixteen_khz_agent_audio_is_resampled_to_telephone_rate():
     await run_for(player, 0.05)
     frames = [m for _, m in wire.sent if m["event"] == "media"]
     assert len(frames) == 10
+
+
+class Listener:
+    """A chunk's PlaybackListener that records what the player told it."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.silences: list[tuple[float, bool]] = []
+
+    def started(self, at: float) -> None:
+        self.starts.append(at)
+
+    def starved(self, seconds: float, *, at_start: bool) -> None:
+        self.silences.append((round(seconds, 3), at_start))
+
+    def heard(self) -> None:
+        pass
+
+
+async def test_audio_that_comes_after_twilio_played_everything_reports_the_silence_heard():
+    now = [100.0]  # the player's clock, moved by hand: Twilio plays in real time by it
+    wire = Wire()
+    player = Player(send=wire.send, stream_sid=SID, lead_ms=300, clock=lambda: now[0])
+    first, queued, late = Listener(), Listener(), Listener()
+    player.enqueue(tone(40), sample_rate=8000, listener=first)
+    player.enqueue(tone(40), sample_rate=8000, listener=queued)
+    task = asyncio.create_task(player.run())
+    await asyncio.sleep(0.02)
+    now[0] += 0.5  # the 80 ms sent have played; the caller heard 420 ms of nothing
+    player.enqueue(tone(40), sample_rate=8000, listener=late)
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The first chunk follows silence too (the player's owner knows it opens an
+    # utterance); the one queued behind it plays on without a gap.
+    assert [at_start for _, at_start in first.silences] == [True]
+    assert queued.silences == []
+    assert late.silences == [(0.42, True)]
+    assert len(late.starts) == 1
+
+
+async def test_a_player_that_sends_late_inside_a_chunk_reports_the_gap_mid_chunk():
+    now = [100.0]
+    wire = Wire()
+    player = Player(send=wire.send, stream_sid=SID, lead_ms=100, clock=lambda: now[0])
+    listener = Listener()
+    player.enqueue(tone(1000), sample_rate=8000, listener=listener)
+    task = asyncio.create_task(player.run())
+    await asyncio.sleep(0.02)  # 120 ms sent (the lead and the frame being sent), then waits
+    sent = sum(1 for _, m in wire.sent if m["event"] == "media")
+    now[0] += 0.5  # the loop woke 500 ms late: Twilio ran dry 380 ms before the next frame
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sent == 6
+    assert listener.silences[1:] == [(0.38, False)]
