@@ -88,7 +88,7 @@ def describe(event: RecordedEvent) -> str:
         )
     if t == "turn.underrun":
         return (
-            f"{d.get('kind')}: {d.get('gaps')} silences inside the utterance, "
+            f"{d.get('kind')}: silence inside the utterance, {d.get('gaps')} gap(s), "
             f"{d.get('silence_ms')} ms in all (longest {d.get('longest_ms')} ms)"
         )
     if t == "inference.hop":

@@ -375,9 +375,10 @@ if not (CALLSEAL_AGENT_PEEK_MS == 0 or 32 <= CALLSEAL_AGENT_PEEK_MS <= 2000):
 CALLSEAL_AGENT_FAINT_DBFS = _setting("CALLSEAL_AGENT_FAINT_DBFS", float, -40.0)
 if not -80.0 <= CALLSEAL_AGENT_FAINT_DBFS <= -10.0:
     raise ImproperlyConfigured("CALLSEAL_AGENT_FAINT_DBFS: -80 to -10 (dB below full scale)")
-# A reply's first chunk for TTS may end at a comma once it has this many words, or before a
-# conjunction or preposition once it has two more (0: whole sentences only): speech starts
-# before the LLM finishes the first sentence (agents/pipeline/sentences.py).
+# A reply's chunks for TTS may end at a comma once they have this many words, or before a
+# conjunction or preposition once they have two more, until the reply has 10 words out (0:
+# whole sentences only): speech starts before the LLM finishes the first sentence, and a
+# long second sentence does not leave the caller in silence (agents/pipeline/sentences.py).
 CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 3)
 if not 0 <= CALLSEAL_AGENT_FIRST_CLAUSE_WORDS <= 50:
     raise ImproperlyConfigured("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS: 0 (off) to 50")

@@ -7,7 +7,11 @@ A first sentence with no such mark is cut before a conjunction or preposition on
 two words more ("We take new patients | at the moment."), and only when the phrase after
 the cut has begun, so the remainder is never a lone word. Such a chunk ends without
 punctuation; ``spoken`` gives TTS a comma there, so it is said as a clause, not a
-sentence."""
+sentence. The same early cuts apply to the chunks after it until the reply has
+``EARLY_CUT_WORDS`` words out: a short first sentence ("That's a good one.", ~1 s) followed
+by a long one left the caller in silence while the LLM wrote and Piper read the whole long
+sentence (turn.underrun, ADR 10); once ~3 s of speech is queued, whole sentences are
+ready before it plays out."""
 
 from __future__ import annotations
 
@@ -78,6 +82,7 @@ _PHRASE_STARTS = frozenset(
 )
 _WORD = re.compile(r"\S+")
 PHRASE_EXTRA_WORDS = 2  # a phrase cut needs this many words more than a clause cut
+EARLY_CUT_WORDS = 10  # chunks may end early (clause, phrase) until this many words are out
 MAX_CHARS = 250  # a runaway sentence is cut at a comma or space so TTS is not starved
 
 
@@ -88,14 +93,14 @@ class SentenceChunker:
         self.max_chars = max_chars
         self.first_clause_words = first_clause_words
         self._buffer = ""
-        self._emitted = False
+        self._words_out = 0  # words in the chunks returned since the reply began
 
     def feed(self, delta: str) -> list[str]:
         """Add a token delta; return the sentences it completed."""
         self._buffer += delta
         sentences: list[str] = []
-        if not self._emitted and self.first_clause_words:
-            sentences.extend(self._first_clause())
+        if self.first_clause_words and self._words_out < EARLY_CUT_WORDS:
+            sentences.extend(self._early_clause())
         while (end := self._sentence_end()) is not None:
             candidate, self._buffer = self._buffer[:end].strip(), self._buffer[end:]
             if candidate:
@@ -108,7 +113,7 @@ class SentenceChunker:
             cut = cut + 1 if cut > 0 else self.max_chars
             sentences.append(self._buffer[:cut].strip())
             self._buffer = self._buffer[cut:].lstrip()
-        self._emitted = self._emitted or bool(sentences)
+        self._words_out += sum(len(s.split()) for s in sentences)
         return sentences
 
     def _sentence_end(self) -> int | None:
@@ -120,9 +125,9 @@ class SentenceChunker:
             search_from = match.end()
         return None
 
-    def _first_clause(self) -> list[str]:
-        """The reply's opening clause, if it has enough words and ends before the first
-        sentence does."""
+    def _early_clause(self) -> list[str]:
+        """The buffer's opening clause, if it has enough words and ends before the
+        buffer's first sentence does."""
         sentence_end = self._sentence_end()
         for match in _CLAUSE.finditer(self._buffer):
             if sentence_end is not None and match.end() > sentence_end:
@@ -132,10 +137,10 @@ class SentenceChunker:
                 self._buffer = self._buffer[match.end() :]
                 return [clause]
         if sentence_end is None:
-            return self._first_phrase()
+            return self._early_phrase()
         return []
 
-    def _first_phrase(self) -> list[str]:
+    def _early_phrase(self) -> list[str]:
         """Cut before the first phrase-starting word that follows enough words, once the
         word after it has begun (the buffer is inside a sentence with no clause mark)."""
         words = list(_WORD.finditer(self._buffer))
@@ -154,7 +159,7 @@ class SentenceChunker:
     def flush(self) -> list[str]:
         """The stream ended: whatever is left is the last sentence."""
         rest, self._buffer = self._buffer.strip(), ""
-        self._emitted = False
+        self._words_out = 0
         return [rest] if rest else []
 
     @staticmethod

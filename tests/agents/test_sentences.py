@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agents.pipeline.sentences import SentenceChunker
+from agents.pipeline.sentences import EARLY_CUT_WORDS, SentenceChunker
 
 
 def chunk(deltas: list[str]) -> list[str]:
@@ -31,15 +31,18 @@ def test_newlines_end_a_sentence_and_runaway_text_is_cut():
     assert " ".join(pieces) == long
 
 
-def test_the_first_chunk_may_end_at_a_clause_of_enough_words_and_only_the_first():
+def test_chunks_may_end_at_a_clause_of_enough_words_until_the_reply_has_enough_words_out():
     chunker = SentenceChunker(first_clause_words=4)
     assert chunker.feed("Sure,") == []
     assert chunker.feed(" our opening hours are") == []  # "Sure," alone is too short
     assert chunker.feed(" nine to five,") == []  # no space yet: could be "5,000"
     assert chunker.feed(" Monday") == ["Sure, our opening hours are nine to five,"]
-    # Later chunks are whole sentences again, commas or not.
-    assert chunker.feed(" to Friday, and ten to two") == []
-    assert chunker.feed(" on Saturday. Bye") == ["Monday to Friday, and ten to two on Saturday."]
+    # Eight words out are not yet enough speech ahead: the next chunk may end early too.
+    second = chunker.feed(" to Friday, and on weekends, ten")
+    assert second == ["Monday to Friday, and on weekends,"]
+    # Fourteen words out: later chunks are whole sentences again, commas or not.
+    assert EARLY_CUT_WORDS <= 14
+    assert chunker.feed(" to two, except holidays. Bye") == ["ten to two, except holidays."]
     assert chunker.flush() == ["Bye"]
     # A flush ends the reply: the next one may start with a clause again.
     assert chunker.feed("Yes, we are open today, ") == ["Yes, we are open today,"]
@@ -48,7 +51,25 @@ def test_the_first_chunk_may_end_at_a_clause_of_enough_words_and_only_the_first(
 def test_a_first_sentence_shorter_than_a_clause_is_still_one_chunk():
     chunker = SentenceChunker(first_clause_words=4)
     assert chunker.feed("Yes, sure. Our hours, as listed, are ") == ["Yes, sure."]
-    assert chunker.feed("nine to five. ") == ["Our hours, as listed, are nine to five."]
+    # Two words out: the next sentence's clause may still be cut.
+    assert chunker.feed("nine to five. ") == ["Our hours, as listed,", "are nine to five."]
+
+
+def test_a_long_sentence_after_a_short_first_one_is_cut_so_speech_does_not_run_dry():
+    """A reply from the voice bench that left the caller 99 ms of silence mid-reply: the
+    long second sentence was one chunk, written and synthesised whole while the ~1 s
+    first one played."""
+    chunker = SentenceChunker(first_clause_words=3)
+    reply = (
+        "That's a good one. Old-asposed is the opposite of old, which means to be "
+        "unforgiving and untouchable. "
+    )
+    chunks = [c for token in reply.split(" ") for c in chunker.feed(token + " ")]
+    assert chunks == [
+        "That's a good one.",
+        "Old-asposed is the opposite of old,",
+        "which means to be unforgiving and untouchable.",
+    ]
 
 
 def test_first_clause_words_must_not_be_negative():
@@ -79,7 +100,7 @@ def test_a_comma_less_first_sentence_is_cut_before_a_phrase_once_the_phrase_has_
     assert chunker.feed("Yes we do take new patients at") == []
     assert chunker.feed(" the") == ["Yes we do take new patients"]
     assert chunker.feed(" moment. We are") == ["at the moment."]
-    # Only the first chunk: later sentences stay whole.
+    # A sentence that has ended by the time it is looked at is one chunk.
     assert chunker.feed(" open today and tomorrow from nine until five. ") == [
         "We are open today and tomorrow from nine until five."
     ]

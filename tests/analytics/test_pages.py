@@ -130,6 +130,7 @@ def test_bad_filters_get_clear_errors(client, login_as, acme_us):
 def test_detail_shows_timeline_redacted_transcript_and_consent(
     client, login_as, acme_us, us_number
 ):
+    from agents.events import TurnUnderrun
     from tests.analytics.ai_events import event
 
     call = CallDriver(acme_us, us_number)
@@ -144,9 +145,11 @@ def test_detail_shows_timeline_redacted_transcript_and_consent(
         )
     )
     call.turn("my card is 4111 1111 1111 1111", "my card is [CARD]", "Thank you.", 640)
+    call.record(TurnUnderrun(turn=1, kind="reply", gaps=2, silence_ms=130, longest_ms=99))
     call.end()
     login_as(acme_us, Role.COMPLIANCE_OFFICER)
     html = client.get(f"/calls/{call.call_id}/").content.decode()
+    assert "reply: silence inside the utterance, 2 gap(s), 130 ms in all (longest 99 ms)" in html
     assert "my card is [CARD]" in html
     assert "4111" not in html
     assert "<code>consent.given</code> method speech, signal speech:yes" in html
