@@ -543,12 +543,15 @@ def _print_breakdowns(ours: dict[str, Any], peer: dict[str, Any]) -> None:
     # Dead air inside an utterance (the player ran dry between TTS pieces): turn.underrun.
     underruns = [u for call in ours["turns"].values() for u in call.get("underruns", [])]
     replies = sum(1 for call in ours["turns"].values() for kind, _ in call["agent"])
-    print(
-        f"    silences inside agent utterances: {sum(u['gaps'] for u in underruns)} in "
-        f"{len(underruns)} of {replies} utterances, "
-        f"{sum(u['silence_ms'] for u in underruns)} ms in all, longest "
-        f"{max((u['longest_ms'] for u in underruns), default=0)} ms"
-    )
+    if not underruns:
+        print(f"    silences inside agent utterances (turn.underrun): none in {replies}")
+    else:
+        print(
+            f"    silences inside agent utterances (turn.underrun): "
+            f"{sum(u['gaps'] for u in underruns)} gaps in {len(underruns)} of {replies} "
+            f"utterances, {sum(u['silence_ms'] for u in underruns)} ms in all, longest "
+            f"{max(u['longest_ms'] for u in underruns)} ms"
+        )
     peer_rows: list[dict[str, float | None]] = []
     for row in peer["turns"]:
         stop = row["vad_stop"]
