@@ -25,7 +25,8 @@ Missed targets are reported, not failed (main() returns 1 only when the run itse
 Where the time goes: ours from the ledger's ``turn.latency`` events (ms after the VAD's
 end of speech), Pipecat's from the probe in its server (ms after its VAD stop event, which
 comes ``stop_secs`` = 0.2 s after the speech ended). The agent's no-audio fallback is set to
-8 s so that a slow reply is measured rather than replaced by the apology.
+8 s so that a slow reply is measured rather than replaced by the apology. Silences inside
+our agent's utterances (the player ran dry mid-reply) come from ``turn.underrun``.
 """
 
 from __future__ import annotations
@@ -542,7 +543,7 @@ def _print_breakdowns(ours: dict[str, Any], peer: dict[str, Any]) -> None:
     print(f"    speculative turns {speculative}/{len(rows)}; fallbacks {fallbacks or 'none'}")
     # Dead air inside an utterance (the player ran dry between TTS pieces): turn.underrun.
     underruns = [u for call in ours["turns"].values() for u in call.get("underruns", [])]
-    replies = sum(1 for call in ours["turns"].values() for kind, _ in call["agent"])
+    replies = sum(len(call["agent"]) for call in ours["turns"].values())
     if not underruns:
         print(f"    silences inside agent utterances (turn.underrun): none in {replies}")
     else:
