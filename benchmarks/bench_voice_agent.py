@@ -542,7 +542,7 @@ def _print_breakdowns(ours: dict[str, Any], peer: dict[str, Any]) -> None:
     fallbacks = [f for call in ours["turns"].values() for f in call["fallbacks"]]
     print(f"    speculative turns {speculative}/{len(rows)}; fallbacks {fallbacks or 'none'}")
     # Dead air inside an utterance (the player ran dry between TTS pieces): turn.underrun.
-    underruns = [u for call in ours["turns"].values() for u in call.get("underruns", [])]
+    underruns = [u for call in ours["turns"].values() for u in call["underruns"]]
     replies = sum(len(call["agent"]) for call in ours["turns"].values())
     if not underruns:
         print(f"    silences inside agent utterances (turn.underrun): none in {replies}")

@@ -3,17 +3,21 @@ routing, residency endpoints, the /metrics gate."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from django.test import override_settings
 
 from agents.spec import KnowledgeEntry
 from agents.voice.context import KEEP_RECENT_TURNS, Conversation, Turn
 from agents.voice.endpoints import endpoints_for
+from agents.voice.speech import Speech
 from agents.voice.tools import route_by_keywords
+from calls.player import Player
 from callseal.regions import load_regions
 
 KB = (KnowledgeEntry("What are your opening hours?", "Nine to five."),)
@@ -133,12 +137,6 @@ def test_bad_pause_settings_stop_the_start_with_the_settings_name(name, value):
 async def test_an_utterance_counts_the_silences_inside_it_not_the_one_before_it():
     """The player's gaps reach the Speech through its pieces' listeners: the silence
     before the first piece is the reply's latency; one before a later piece is dead air."""
-    import asyncio
-
-    import numpy as np
-
-    from agents.voice.speech import Speech
-    from calls.player import Player
 
     async def send(text: str) -> None:
         pass
