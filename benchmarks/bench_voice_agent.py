@@ -26,7 +26,8 @@ Where the time goes: ours from the ledger's ``turn.latency`` events (ms after th
 end of speech), Pipecat's from the probe in its server (ms after its VAD stop event, which
 comes ``stop_secs`` = 0.2 s after the speech ended). The agent's no-audio fallback is set to
 8 s so that a slow reply is measured rather than replaced by the apology. Silences inside
-our agent's utterances (the player ran dry mid-reply) come from ``turn.underrun``.
+our agent's utterances (the player ran dry mid-reply) come from ``turn.underrun``; dead air
+on both sides, as the caller hears it, from the simulator (``CallReport.dead_air_ms``).
 """
 
 from __future__ import annotations
@@ -375,6 +376,8 @@ def _summary(reports: list[Any]) -> dict[str, Any]:
         "ttfw": _pct(ttfw),
         "v2v_ms": v2v,
         "ttfw_ms": ttfw,
+        # The simulator's ear: silences between agent audio with the caller silent.
+        "dead_air_ms": [gap for r in ok for gap in r.dead_air_ms],
     }
 
 
@@ -575,6 +578,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
+    from calls.simulator import DEAD_AIR_MIN_MS
     from inference import assets
     from inference.llm_server import llm_server_argv, llm_server_env
 
@@ -630,6 +634,18 @@ def main() -> int:
         "every call answered": ours["failed"] == 0 and ours["no_reply"] == 0,
     }
     print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in checks.items()))
+    print(
+        f"dead air heard by the caller (the simulator: agent audio resumed after Twilio's "
+        f"buffer ran dry, the caller silent, gaps from {DEAD_AIR_MIN_MS:.0f} ms)"
+    )
+    for name, r in (("callseal", ours), ("pipecat-1.14", peer)):
+        gaps = r["dead_air_ms"]
+        detail = (
+            f"{len(gaps)} gaps, {sum(gaps):.0f} ms in all, longest {max(gaps):.0f} ms"
+            if gaps
+            else "none"
+        )
+        print(f"  {name:>12}: {detail} in {r['calls'] - r['failed']} calls")
     _print_breakdowns(ours, peer)
     print(f"  wall time {time.monotonic() - started:.0f} s; details in var/bench-voice-agent.json")
     (VAR / "bench-voice-agent.json").write_text(

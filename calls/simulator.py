@@ -51,6 +51,10 @@ from calls.audio import (
 )
 
 SPEECH_RMS = 300.0  # int16 RMS above which a frame counts as speech
+# Silence the caller hears between two stretches of agent audio, with the caller silent
+# too, counts as dead air from this long (Twilio's jitter buffer covers shorter ones, and a
+# sender pacing at real time without a lead shows a few ms of jitter on every frame).
+DEAD_AIR_MIN_MS = 60.0
 # Keypad tones (ITU-T Q.23): the row and column frequencies of each key.
 _DTMF_ROWS = {"123A": 697, "456B": 770, "789C": 852, "*0#D": 941}
 _DTMF_COLS = {"147*": 1209, "2580": 1336, "369#": 1477, "ABCD": 1633}
@@ -139,6 +143,10 @@ class CallReport:
     answer_to_first_audio_ms: float | None = None
     voice_to_voice_ms: float | None = None
     barge_in_cut_ms: float | None = None
+    # Agent-audio calls (not echo): each silence heard between two stretches of agent
+    # audio while the caller said nothing, from DEAD_AIR_MIN_MS (Twilio's buffer ran dry
+    # and the agent went on talking: a pause inside its speech, or before its next words).
+    dead_air_ms: list[float] = field(default_factory=list)
     max_send_slip_ms: float = 0.0
     echo_lag_ms: list[float] = field(default_factory=list)
     close_code: int | None = None
@@ -276,6 +284,7 @@ class _CallState:
     frames: list[bytes]
     speech_end_frame: int
     barge_frame: int | None
+    loud_frames: frozenset[int] = frozenset()  # the caller's speech
     next_frame: int = 0
     sent_at: list[float] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
@@ -317,6 +326,7 @@ async def run_call(
         frames=_frames(audio, trailing_ms),
         speech_end_frame=_speech_end(audio),
         barge_frame=_first_loud(audio) if barge_in else None,
+        loud_frames=frozenset(int(k) for k in _loud_frames(audio)),
     )
     webhook = f"{account.base_url}/twilio/voice"
     hung_up = control.watch(call_sid) if control is not None else asyncio.Event()
@@ -379,6 +389,14 @@ def _speech_end(audio: Pcm) -> int:
 def _first_loud(audio: Pcm) -> int:
     loud = _loud_frames(audio)
     return int(loud[0]) if len(loud) else 0
+
+
+def _dead_air(report: CallReport, dry_at: float, now: float, caller_spoke: float | None) -> None:
+    """Agent audio arrived ``now``; Twilio's buffer ran dry at ``dry_at``. The silence
+    between is dead air unless the caller spoke during it (then it was the caller's turn)."""
+    silence_ms = (now - dry_at) * 1000
+    if silence_ms >= DEAD_AIR_MIN_MS and (caller_spoke is None or caller_spoke < dry_at):
+        report.dead_air_ms.append(round(silence_ms, 1))
 
 
 def _json(obj: dict[str, Any]) -> str:
@@ -458,6 +476,8 @@ async def _stream(
                             timing["v2v"] = (now - sent_at[index]) * 1000
                     elif end is not None and "v2v" not in timing and loud > SPEECH_RMS:
                         timing["v2v"] = (now - end) * 1000
+                    if not echo and twilio.play_end:
+                        _dead_air(report, twilio.play_end, now, timing.get("caller_spoke"))
                     twilio.play_end = max(twilio.play_end, now) + len(payload) / TELEPHONE_RATE
                 elif event == "mark":
                     report.marks_received += 1
@@ -513,6 +533,8 @@ async def _stream(
                 sent_at.append(now)
                 if k == state.speech_end_frame:
                     timing["speech_end"] = now
+                if k in state.loud_frames:
+                    timing["caller_spoke"] = now
                 if k == state.barge_frame:
                     timing["barge"] = now
                 await ws.send(
@@ -669,7 +691,16 @@ def summarise(reports: list[CallReport]) -> dict[str, Any]:
         "barge_in_cut_ms": _percentiles(
             [r.barge_in_cut_ms for r in ok if r.barge_in_cut_ms is not None]
         ),
+        "dead_air": _dead_air_summary([v for r in ok for v in r.dead_air_ms]),
         "echo_lag_ms": _percentiles(lag),
+    }
+
+
+def _dead_air_summary(gaps: list[float]) -> dict[str, float | int]:
+    return {
+        "gaps": len(gaps),
+        "total_ms": round(sum(gaps), 1),
+        "longest_ms": round(max(gaps, default=0.0), 1),
     }
 
 

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import wave
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from websockets.asyncio.server import serve
 
-from calls.simulator import WavError, load_wav
+from calls.audio import FRAME_SAMPLES, TELEPHONE_RATE, ulaw_encode
+from calls.simulator import Account, WavError, load_wav, run_call
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,3 +165,96 @@ def test_simulated_calls_run_end_to_end_against_daphne_with_the_echo_pipeline(se
         text=True,
     )
     assert applied.stdout.strip().splitlines()[-1] == str([("completed", 0)] * 3)
+
+
+class _TwiML(BaseHTTPRequestHandler):
+    """The voice webhook of a scripted agent: streams every call to ``stream_url``."""
+
+    stream_url = ""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = (
+            f'<Response><Connect><Stream url="{self.stream_url}"/></Connect></Response>'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _agent_frame() -> str:
+    tone = (4000 * np.sin(np.arange(FRAME_SAMPLES) * 2 * np.pi * 440 / TELEPHONE_RATE)).astype(
+        np.int16
+    )
+    return json.dumps(
+        {
+            "event": "media",
+            "streamSid": "MZ1",
+            "media": {"payload": base64.b64encode(ulaw_encode(tone)).decode()},
+        }
+    )
+
+
+def test_the_simulator_hears_dead_air_between_agent_audio_only_while_the_caller_is_silent():
+    """A scripted agent: 0.5 s of audio in one burst (a lead, as our player sends), nothing
+    for 0.3 s after it has played, 0.5 s more (one silence of ~300 ms: dead air); then a
+    pause of ~1 s in which the caller speaks (the caller's turn, not dead air); then 0.5 s
+    sent one frame every 20 ms (a sender pacing at real time with no lead: its jitter is
+    not dead air)."""
+    frame_s = FRAME_SAMPLES / TELEPHONE_RATE
+    frame = _agent_frame()
+
+    async def agent(ws) -> None:  # type: ignore[no-untyped-def]
+        async for raw in ws:
+            if json.loads(raw).get("event") == "start":
+                break
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await asyncio.sleep(0.2)
+        for _ in range(25):
+            await ws.send(frame)
+        await asyncio.sleep(0.5 + 0.3)  # it plays 0.5 s, then 0.3 s of nothing
+        for _ in range(25):
+            await ws.send(frame)
+        await asyncio.sleep(max(0.0, t0 + 2.5 - loop.time()))  # the caller speaks 1.6-2.0 s
+        start = loop.time()
+        for i in range(25):
+            await asyncio.sleep(max(0.0, start + i * frame_s - loop.time()))
+            await ws.send(frame)
+        async for _ in ws:  # until the caller hangs up
+            pass
+
+    silence = np.zeros(int(1.6 * TELEPHONE_RATE), dtype=np.int16)
+    t = np.arange(int(0.4 * TELEPHONE_RATE)) / TELEPHONE_RATE
+    speech = (5000 * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
+    caller = np.concatenate([silence, speech, np.zeros(int(1.4 * TELEPHONE_RATE), np.int16)])
+
+    async def scenario():  # type: ignore[no-untyped-def]
+        async with serve(agent, "127.0.0.1", 0) as ws_server:
+            ws_port = next(iter(ws_server.sockets)).getsockname()[1]
+            _TwiML.stream_url = f"ws://127.0.0.1:{ws_port}/media-stream/"
+            http = ThreadingHTTPServer(("127.0.0.1", 0), _TwiML)
+            threading.Thread(target=http.serve_forever, daemon=True).start()
+            try:
+                account = Account(
+                    base_url=f"http://127.0.0.1:{http.server_port}",
+                    number="+14155550100",
+                    account_sid="AC" + "0" * 32,
+                    auth_token="token",
+                    status_callback=False,
+                )
+                return await run_call(account, caller, echo=False, trailing_ms=600)
+            finally:
+                http.shutdown()
+                http.server_close()
+
+    report = asyncio.run(scenario())
+    assert report.error is None, report.error
+    assert report.frames_received == 75
+    assert len(report.dead_air_ms) == 1, report.dead_air_ms
+    assert 250 <= report.dead_air_ms[0] < 1000, report.dead_air_ms
