@@ -70,7 +70,15 @@ class Balancer:
         )
         self.ready.set()
         self.loop.run_forever()
+        # Stopped: close the listener, then end the connections still piped (their
+        # `finally` closes the sockets) on this loop before closing it.
         server.close()
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.run_until_complete(server.wait_closed())
+        self.loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for port in self.backends:
