@@ -37,6 +37,11 @@ class CallSummary(RegionalModel):
     v2v_count = models.PositiveIntegerField(default=0)
     v2v_sum_ms = models.BigIntegerField(default=0)
     v2v_max_ms = models.IntegerField(null=True, blank=True)
+    # Dead air inside the agent's utterances (``turn.underrun``): gaps, their total and the
+    # longest (ms).
+    dead_air_gaps = models.PositiveIntegerField(default=0)
+    dead_air_ms = models.BigIntegerField(default=0)
+    dead_air_longest_ms = models.IntegerField(null=True, blank=True)
     # Regions that served the call's inference hops (proof of residency at a glance).
     inference_regions = models.JSONField(default=list)
     # Last version of the call's ledger stream applied (the projection is idempotent).

@@ -8,7 +8,8 @@ again changes nothing, and an event that arrives after a gap (its predecessors w
 appended by code that did not project them) first reads and applies the missing ones, so
 counters move exactly once and outcomes are decided on the whole call.
 
-The AI pipeline's event types are handled by name (``turn.caller``, ``turn.latency``, …),
+The AI pipeline's event types are handled by name (``turn.caller``, ``turn.latency``,
+``turn.underrun``, …),
 so this module imports none of their classes.
 """
 
@@ -44,6 +45,7 @@ AI = (
     "turn.caller",
     "turn.agent",
     "turn.latency",
+    "turn.underrun",
     "inference.hop",
     "tool.called",
     "call.escalated",
@@ -161,6 +163,8 @@ class CallAnalyticsProjection(Projection):
                 summary.inference_regions = [*summary.inference_regions, region]
         elif event.type == "turn.latency":
             _latency(summary, event)
+        elif event.type == "turn.underrun":
+            _underrun(summary, event)
         elif event.type == "call.ended":
             _end(summary, event)
         self._publish(summary, event)
@@ -227,6 +231,21 @@ def _latency(summary: CallSummary, event: RecordedEvent) -> None:
         summary.v2v_count += 1
         summary.v2v_sum_ms += v2v
         summary.v2v_max_ms = max(summary.v2v_max_ms or 0, v2v)
+
+
+def _underrun(summary: CallSummary, event: RecordedEvent) -> None:
+    """Silence inside one agent utterance (the player ran dry between TTS pieces)."""
+    data = event.data
+    gaps, silence, longest = (
+        _ms(data.get("gaps")),
+        _ms(data.get("silence_ms")),
+        _ms(data.get("longest_ms")),
+    )
+    if not gaps or silence is None or longest is None:
+        return
+    summary.dead_air_gaps += gaps
+    summary.dead_air_ms += silence
+    summary.dead_air_longest_ms = max(summary.dead_air_longest_ms or 0, longest)
 
 
 def outcome_of(summary: CallSummary, status: str) -> str:

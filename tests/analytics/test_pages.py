@@ -150,6 +150,7 @@ def test_detail_shows_timeline_redacted_transcript_and_consent(
     login_as(acme_us, Role.COMPLIANCE_OFFICER)
     html = client.get(f"/calls/{call.call_id}/").content.decode()
     assert "reply: silence inside the utterance, 2 gap(s), 130 ms in all (longest 99 ms)" in html
+    assert "<dt>Dead air in replies</dt><dd>130 ms in 2 gaps, longest 99 ms</dd>" in html
     assert "my card is [CARD]" in html
     assert "4111" not in html
     assert "<code>consent.given</code> method speech, signal speech:yes" in html

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from agents.events import TurnUnderrun
 from analytics.models import CallSummary, HourlyVolume, LatencySample
 from analytics.projections import CallAnalyticsProjection
 from analytics.selectors import latency_last_hour, nearest_rank, today, volume_by_hour
@@ -30,11 +31,18 @@ def test_an_answered_call_is_contained_with_its_latency_and_inference_region(acm
     call = drive()
     call.turn("my card is 4111 1111 1111 1111", "my card is [CARD]", "Thanks, noted.", 640)
     call.turn("and my name is Ann", "and my name is [PERSON]", "Thank you Ann.", 820)
+    call.record(TurnUnderrun(turn=2, kind="reply", gaps=2, silence_ms=130, longest_ms=99))
+    call.record(TurnUnderrun(turn=1, kind="reply", gaps=1, silence_ms=240, longest_ms=240))
     call.end()
     summary = _summary(acme_us, call.call_id)
     assert (summary.outcome, summary.end_status) == ("contained", "completed")
     assert (summary.caller_turns, summary.agent_turns) == (2, 2)
     assert (summary.v2v_count, summary.v2v_sum_ms, summary.v2v_max_ms) == (2, 1460, 820)
+    assert (summary.dead_air_gaps, summary.dead_air_ms, summary.dead_air_longest_ms) == (
+        3,
+        370,
+        240,
+    )
     assert summary.v2v_avg_ms == 730
     assert summary.inference_regions == ["us"]
     assert summary.duration_ms is not None
@@ -84,6 +92,9 @@ def test_catch_up_and_rebuild_change_nothing_already_applied(acme_us, drive):
     first.turn("a", "a", "b", 400)
     first.end()
     second.turn("c", "c", "d", 900, inline=False)  # only the catch-up will see these
+    second.record(
+        TurnUnderrun(turn=1, kind="reply", gaps=1, silence_ms=50, longest_ms=50), inline=False
+    )
     before = _hours(acme_us)
     with tenant_context(acme_us):
         applied = projection_run(CallAnalyticsProjection())
@@ -91,11 +102,16 @@ def test_catch_up_and_rebuild_change_nothing_already_applied(acme_us, drive):
         assert projection_run(CallAnalyticsProjection()) == 0
     assert _hours(acme_us) == before == [(2, 1, 0, 0)]
     assert _summary(acme_us, second.call_id).v2v_count == 1
+    assert _summary(acme_us, second.call_id).dead_air_ms == 50
     with tenant_context(acme_us):
         projection_rebuild(CallAnalyticsProjection())
     assert _hours(acme_us) == before
     assert _summary(acme_us, first.call_id).outcome == "contained"
     assert _summary(acme_us, second.call_id).v2v_max_ms == 900
+    assert (
+        _summary(acme_us, second.call_id).dead_air_gaps,
+        _summary(acme_us, second.call_id).dead_air_ms,
+    ) == (1, 50)
 
 
 @pytest.mark.parametrize(
