@@ -47,6 +47,12 @@ PEEK_PAD_S = 0.3
 _PEEK_PAD = int(PEEK_PAD_S * ASR_SAMPLE_RATE)
 
 
+def _answers_peek(covered: int, audio: np.ndarray) -> bool:
+    """A partial of ``audio[:covered]`` is what a peek of ``audio`` would say when its last
+    ``PEEK_PAD_S`` and everything after were quiet (the words had ended before it)."""
+    return _PEEK_PAD <= covered <= len(audio) and _quiet(audio[covered - _PEEK_PAD :])
+
+
 def _quiet(audio: np.ndarray) -> bool:
     if not len(audio):
         return True
@@ -211,19 +217,27 @@ class AsrSession:
         """What a flush would answer now (its text; no word timings); the audio stays for
         the next flush. A partial decodes as a final does (greedy, one pass) when finals
         are configured so: one whose last ``PEEK_PAD_S`` and everything after were quiet is
-        the answer, and one still running is waited for rather than raced on the same
-        cores. Otherwise a pass of its own over the audio and ``PEEK_PAD_S`` of silence,
-        skipped (never queued) when every slot is taken."""
+        the answer, and such a one still running is waited for rather than raced on the
+        same cores (a running one that cannot be the answer is cancelled). Otherwise a
+        pass of its own over the audio and ``PEEK_PAD_S`` of silence, skipped (never
+        queued) when every slot is taken."""
         audio = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
         audio = audio[: MAX_SAMPLES - _PEEK_PAD]
         config = self.service.config
         if config.asr_beam_size == 1 and not config.asr_fallback:
-            if self.partial_task is not None and not self.partial_task.done():
+            running = self.partial_task
+            # Waited for only when it will be the answer: one that began while the caller
+            # was still speaking would only delay the peek's own pass.
+            if (
+                running is not None
+                and not running.done()
+                and _answers_peek(self.samples_at_last_partial, audio)
+            ):
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(self.partial_task)
+                    await asyncio.shield(running)
             if self.last_partial is not None:
                 covered, text = self.last_partial
-                if _PEEK_PAD <= covered <= len(audio) and _quiet(audio[covered - _PEEK_PAD :]):
+                if _answers_peek(covered, audio):
                     self.service.jobs["asr.peek_from_partial"] += 1
                     await self.send(
                         {

@@ -197,6 +197,32 @@ async def test_a_peek_after_a_quiet_tail_is_the_partial_that_covered_the_speech(
     assert jobs["asr.peek"] == 1
 
 
+async def test_a_peek_does_not_wait_for_a_partial_of_speech_that_was_still_going_on(
+    inference_server,
+):
+    """A partial that began while the caller was speaking cannot be the peek's answer
+    (its audio did not end in a pause): the peek runs its own pass at once and that
+    partial is dropped, rather than answered first and the peek after it."""
+    async with (
+        inference_server(partial_interval_s=0.5) as url,
+        InferenceClient(url) as client,
+        client.asr(model="tiny.en", partials=True) as asr,
+    ):
+        # 0.5 s in, a partial starts (a tiny.en pass takes well over the few ms the rest
+        # of the clip takes to send); the clip ends in speech.
+        await asr.send_audio(librivox("0930"))
+        await asr.peek()
+        first = await asyncio.wait_for(asr.receive(), 10)
+        with pytest.raises(TimeoutError):  # the dropped partial never answers
+            await asyncio.wait_for(asr.receive(), 1.0)
+        jobs = (await client.health())["jobs"]
+    assert first.kind == "peek"
+    assert first.raw["from_partial"] is False
+    assert "amiable" in first.text.lower()
+    assert jobs.get("asr.partial", 0) == 0
+    assert jobs["asr.peek"] == 1
+
+
 async def test_after_a_peek_quiet_audio_starts_no_partials_until_the_caller_speaks(
     inference_server,
 ):
