@@ -499,7 +499,7 @@ class AgentPipeline:
                 # The whole question, a little before the reply asks: the LLM server
                 # reads it now (the partials' read-ahead, one more time).
                 if not done.cancelled() and done.result() and turn.peek is done:
-                    self._on_partial(number, done.result() or "")
+                    self._on_partial(number, done.result() or "", peek=True)
 
             peek.add_done_callback(read_ahead)
 
@@ -527,13 +527,17 @@ class AgentPipeline:
             if frame.start_s >= event.start_s - self.turns.config.pre_roll_ms / 1000:
                 turn.asr.send(frame.samples)
 
-    def _on_partial(self, number: int, text: str) -> None:
+    def _on_partial(self, number: int, text: str, *, peek: bool = False) -> None:
         """A partial transcript while the caller speaks: the LLM server reads the call's
         context and the words so far (``LlmClient.warm``), so that the reply's request
         finds them evaluated and pays only for what the caller said after. One at a time,
-        and none once the turn's reply has begun (it would queue ahead of it)."""
+        none once the turn's reply has begun (it would queue ahead of it), and none from a
+        partial while a peek is out (its words are older than the peek's, and reading them
+        takes the cores the peek's pass needs)."""
         turn = self._turn
         if turn is None or turn.number != number or turn.reply is not None:
+            return
+        if turn.peek is not None and not peek:
             return
         if self.state != "listening" or (self._prefill is not None and not self._prefill.done()):
             return

@@ -156,3 +156,29 @@ async def test_an_utterance_counts_the_silences_inside_it_not_the_one_before_it(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert [round(s, 3) for s in speech.underruns] == [0.22]
+
+
+async def test_while_a_peek_is_out_partials_start_no_read_ahead_and_the_peek_does():
+    """The LLM server reads ahead one request at a time: a partial arriving after the peek
+    was sent carries older words than the peek's and would hold that one slot (and the
+    cores the peek's pass needs) when the peek's own read-ahead comes."""
+    from agents.voice.pipeline import AgentPipeline, _Turn
+
+    read: list[tuple[int, str]] = []
+
+    async def prefill(number: int, text: str) -> None:
+        read.append((number, text))
+
+    pipeline = object.__new__(AgentPipeline)  # only the read-ahead's own state
+    pipeline.state, pipeline._prefill, pipeline._tasks = "listening", None, []
+    pipeline._prefill_llm = prefill  # type: ignore[method-assign]
+    turn = _Turn(number=1, started_s=0.0, asr=None)  # type: ignore[arg-type]
+    pipeline._turn = turn
+    pipeline._on_partial(1, "what are your")
+    await asyncio.gather(*pipeline._tasks)
+    turn.peek = asyncio.get_running_loop().create_future()  # the caller's level dropped
+    pipeline._on_partial(1, "what are your opening")
+    await asyncio.gather(*pipeline._tasks)
+    pipeline._on_partial(1, "what are your opening hours", peek=True)
+    await asyncio.gather(*pipeline._tasks)
+    assert read == [(1, "what are your"), (1, "what are your opening hours")]
