@@ -204,6 +204,7 @@ class _Twilio:
         self.stream_sid = stream_sid
         self.sequence = 0
         self.play_end = 0.0
+        self.stretch_start = 0.0  # when the agent audio now playing began after silence
         self.pending_marks: deque[tuple[float, str]] = deque()
 
     def next_sequence(self) -> str:
@@ -391,11 +392,14 @@ def _first_loud(audio: Pcm) -> int:
     return int(loud[0]) if len(loud) else 0
 
 
-def _dead_air(report: CallReport, dry_at: float, now: float, caller_spoke: float | None) -> None:
-    """Agent audio arrived ``now``; Twilio's buffer ran dry at ``dry_at``. The silence
-    between is dead air unless the caller spoke during it (then it was the caller's turn)."""
-    silence_ms = (now - dry_at) * 1000
-    if silence_ms >= DEAD_AIR_MIN_MS and (caller_spoke is None or caller_spoke < dry_at):
+def _dead_air(report: CallReport, twilio: _Twilio, now: float, caller_spoke: float | None) -> None:
+    """Agent audio arrived ``now``, after Twilio's buffer ran dry at ``play_end``. The
+    silence between is dead air unless the caller spoke during it or during the agent
+    audio before it (then the agent is answering them: that silence is its latency)."""
+    silence_ms = (now - twilio.play_end) * 1000
+    if silence_ms >= DEAD_AIR_MIN_MS and (
+        caller_spoke is None or caller_spoke < twilio.stretch_start
+    ):
         report.dead_air_ms.append(round(silence_ms, 1))
 
 
@@ -476,8 +480,10 @@ async def _stream(
                             timing["v2v"] = (now - sent_at[index]) * 1000
                     elif end is not None and "v2v" not in timing and loud > SPEECH_RMS:
                         timing["v2v"] = (now - end) * 1000
-                    if not echo and twilio.play_end:
-                        _dead_air(report, twilio.play_end, now, timing.get("caller_spoke"))
+                    if not echo and now > twilio.play_end:  # Twilio had run dry
+                        if twilio.play_end:
+                            _dead_air(report, twilio, now, timing.get("caller_spoke"))
+                        twilio.stretch_start = now
                     twilio.play_end = max(twilio.play_end, now) + len(payload) / TELEPHONE_RATE
                 elif event == "mark":
                     report.marks_received += 1

@@ -202,10 +202,10 @@ def _agent_frame() -> str:
 
 def test_the_simulator_hears_dead_air_between_agent_audio_only_while_the_caller_is_silent():
     """A scripted agent: 0.5 s of audio in one burst (a lead, as our player sends), nothing
-    for 0.3 s after it has played, 0.5 s more (one silence of ~300 ms: dead air); then a
-    pause of ~1 s in which the caller speaks (the caller's turn, not dead air); then 0.5 s
-    sent one frame every 20 ms (a sender pacing at real time with no lead: its jitter is
-    not dead air)."""
+    for 0.3 s after it has played, 0.5 s more (one silence of ~300 ms: dead air) during
+    which the caller speaks, so the ~1 s pause after it is the agent's latency, not dead
+    air; then 0.5 s sent one frame every 20 ms (a sender pacing at real time with no lead:
+    its jitter is not dead air); then a pause in which the caller speaks (their turn)."""
     frame_s = FRAME_SAMPLES / TELEPHONE_RATE
     frame = _agent_frame()
 
@@ -221,18 +221,25 @@ def test_the_simulator_hears_dead_air_between_agent_audio_only_while_the_caller_
         await asyncio.sleep(0.5 + 0.3)  # it plays 0.5 s, then 0.3 s of nothing
         for _ in range(25):
             await ws.send(frame)
-        await asyncio.sleep(max(0.0, t0 + 2.5 - loop.time()))  # the caller speaks 1.6-2.0 s
+        await asyncio.sleep(max(0.0, t0 + 2.5 - loop.time()))  # the caller spoke 1.1-1.3 s
         start = loop.time()
         for i in range(25):
             await asyncio.sleep(max(0.0, start + i * frame_s - loop.time()))
             await ws.send(frame)
+        await asyncio.sleep(max(0.0, t0 + 4.0 - loop.time()))  # the caller speaks 3.3-3.6 s
+        for _ in range(5):
+            await ws.send(frame)
         async for _ in ws:  # until the caller hangs up
             pass
 
-    silence = np.zeros(int(1.6 * TELEPHONE_RATE), dtype=np.int16)
-    t = np.arange(int(0.4 * TELEPHONE_RATE)) / TELEPHONE_RATE
-    speech = (5000 * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
-    caller = np.concatenate([silence, speech, np.zeros(int(1.4 * TELEPHONE_RATE), np.int16)])
+    def quiet(s: float) -> np.ndarray:
+        return np.zeros(int(s * TELEPHONE_RATE), dtype=np.int16)
+
+    def speech(s: float) -> np.ndarray:
+        t = np.arange(int(s * TELEPHONE_RATE)) / TELEPHONE_RATE
+        return (5000 * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
+
+    caller = np.concatenate([quiet(1.1), speech(0.2), quiet(2.0), speech(0.3), quiet(1.0)])
 
     async def scenario():  # type: ignore[no-untyped-def]
         async with serve(agent, "127.0.0.1", 0) as ws_server:
@@ -255,6 +262,6 @@ def test_the_simulator_hears_dead_air_between_agent_audio_only_while_the_caller_
 
     report = asyncio.run(scenario())
     assert report.error is None, report.error
-    assert report.frames_received == 75
+    assert report.frames_received == 80
     assert len(report.dead_air_ms) == 1, report.dead_air_ms
     assert 250 <= report.dead_air_ms[0] < 1000, report.dead_air_ms
