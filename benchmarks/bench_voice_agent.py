@@ -376,7 +376,7 @@ def _summary(reports: list[Any]) -> dict[str, Any]:
         "ttfw": _pct(ttfw),
         "v2v_ms": v2v,
         "ttfw_ms": ttfw,
-        # The simulator's ear: silences between agent audio with the caller silent.
+        # The simulator's ear: silences inside the agent's speech (CallReport.dead_air_ms).
         "dead_air_ms": [gap for r in ok for gap in r.dead_air_ms],
     }
 
@@ -636,7 +636,8 @@ def main() -> int:
     print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in checks.items()))
     print(
         f"dead air heard by the caller (the simulator: agent audio resumed after Twilio's "
-        f"buffer ran dry, the caller silent, gaps from {DEAD_AIR_MIN_MS:.0f} ms)"
+        f"buffer ran dry, the caller silent since the audio before it began, gaps from "
+        f"{DEAD_AIR_MIN_MS:.0f} ms)"
     )
     for name, r in (("callseal", ours), ("pipecat-1.14", peer)):
         gaps = r["dead_air_ms"]
