@@ -259,11 +259,16 @@ def test_an_all_party_state_caller_who_says_no_is_never_recorded(line, storage, 
 def test_a_refusal_with_a_question_is_acknowledged_and_the_question_answered(
     line, storage, us_inference
 ):
-    """A refusal with a question ("No, where can I park?"): the refusal is evidence and is
-    acknowledged first (the caller must know nothing is recorded), then the question gets
-    its answer rather than being swallowed by the consent reply."""
+    """A refusal with a question ("No, I don't agree. Where can I park?"): the refusal is
+    evidence and is acknowledged first (the caller must know nothing is recorded), then the
+    question gets its answer rather than being swallowed by the consent reply. (A bare "No,"
+    opening the sentence was heard as "Oh," through the call path on one host, with the
+    ASR code of before and after the peek change alike; offline, the same phrase through
+    the phone line reads "No,". Unheard, an explicit refusal leaves consent pending, so
+    nothing is recorded either way.)"""
     tenant, number = line
-    audio = caller_audio((16.0, None), (0.0, "No, where can I park my car?"), (8.0, None))
+    question = "No, I don't agree. Where can I park my car?"
+    audio = caller_audio((16.0, None), (0.0, question), (8.0, None))
     report = _call(storage, us_inference, number, audio, caller=CALIFORNIA)
     call, events = _events(tenant, report.call_sid)
     denied = _of(events, "consent.denied")
