@@ -235,12 +235,9 @@ def _latency(summary: CallSummary, event: RecordedEvent) -> None:
 
 def _underrun(summary: CallSummary, event: RecordedEvent) -> None:
     """Silence inside one agent utterance (the player ran dry between TTS pieces)."""
-    data = event.data
-    gaps, silence, longest = (
-        _ms(data.get("gaps")),
-        _ms(data.get("silence_ms")),
-        _ms(data.get("longest_ms")),
-    )
+    gaps = _ms(event.data.get("gaps"))
+    silence = _ms(event.data.get("silence_ms"))
+    longest = _ms(event.data.get("longest_ms"))
     if not gaps or silence is None or longest is None:
         return
     summary.dead_air_gaps += gaps

@@ -578,7 +578,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
-    from calls.simulator import DEAD_AIR_MIN_MS
+    from calls.simulator import DEAD_AIR_MIN_MS, dead_air_summary
     from inference import assets
     from inference.llm_server import llm_server_argv, llm_server_env
 
@@ -640,10 +640,11 @@ def main() -> int:
         f"{DEAD_AIR_MIN_MS:.0f} ms)"
     )
     for name, r in (("callseal", ours), ("pipecat-1.14", peer)):
-        gaps = r["dead_air_ms"]
+        air = dead_air_summary(r["dead_air_ms"])
         detail = (
-            f"{len(gaps)} gaps, {sum(gaps):.0f} ms in all, longest {max(gaps):.0f} ms"
-            if gaps
+            f"{air['gaps']} gaps, {air['total_ms']:.0f} ms in all, longest "
+            f"{air['longest_ms']:.0f} ms"
+            if air["gaps"]
             else "none"
         )
         print(f"  {name:>12}: {detail} in {r['calls'] - r['failed']} calls")

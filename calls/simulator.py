@@ -323,11 +323,14 @@ async def run_call(
         "From": caller,
         "To": account.number,
     }
+    loud = _loud_frames(audio)
     state = _CallState(
         frames=_frames(audio, trailing_ms),
-        speech_end_frame=_speech_end(audio),
-        barge_frame=_first_loud(audio) if barge_in else None,
-        loud_frames=frozenset(int(k) for k in _loud_frames(audio)),
+        # Twilio sends a frame once it is captured, so the caller stopped speaking when
+        # the last loud frame was sent.
+        speech_end_frame=int(loud[-1]) if len(loud) else 0,
+        barge_frame=(int(loud[0]) if len(loud) else 0) if barge_in else None,
+        loud_frames=frozenset(int(k) for k in loud),
     )
     webhook = f"{account.base_url}/twilio/voice"
     hung_up = control.watch(call_sid) if control is not None else asyncio.Event()
@@ -378,18 +381,6 @@ def _loud_frames(audio: Pcm) -> npt.NDArray[np.intp]:
     usable = len(audio) - len(audio) % FRAME_SAMPLES
     frames = audio[:usable].reshape(-1, FRAME_SAMPLES).astype(np.float64)
     return np.nonzero(np.sqrt((frames**2).mean(axis=1)) > SPEECH_RMS)[0]
-
-
-def _speech_end(audio: Pcm) -> int:
-    """Index of the caller's last speech frame (Twilio sends a frame once it is captured,
-    so the caller stopped speaking when that frame was sent)."""
-    loud = _loud_frames(audio)
-    return int(loud[-1]) if len(loud) else 0
-
-
-def _first_loud(audio: Pcm) -> int:
-    loud = _loud_frames(audio)
-    return int(loud[0]) if len(loud) else 0
 
 
 def _dead_air(report: CallReport, twilio: _Twilio, now: float, caller_spoke: float | None) -> None:
@@ -697,12 +688,13 @@ def summarise(reports: list[CallReport]) -> dict[str, Any]:
         "barge_in_cut_ms": _percentiles(
             [r.barge_in_cut_ms for r in ok if r.barge_in_cut_ms is not None]
         ),
-        "dead_air": _dead_air_summary([v for r in ok for v in r.dead_air_ms]),
+        "dead_air": dead_air_summary([v for r in ok for v in r.dead_air_ms]),
         "echo_lag_ms": _percentiles(lag),
     }
 
 
-def _dead_air_summary(gaps: list[float]) -> dict[str, float | int]:
+def dead_air_summary(gaps: list[float]) -> dict[str, float | int]:
+    """Silences from ``CallReport.dead_air_ms`` of one or more calls: count, total, longest."""
     return {
         "gaps": len(gaps),
         "total_ms": round(sum(gaps), 1),

@@ -107,11 +107,9 @@ def test_catch_up_and_rebuild_change_nothing_already_applied(acme_us, drive):
         projection_rebuild(CallAnalyticsProjection())
     assert _hours(acme_us) == before
     assert _summary(acme_us, first.call_id).outcome == "contained"
-    assert _summary(acme_us, second.call_id).v2v_max_ms == 900
-    assert (
-        _summary(acme_us, second.call_id).dead_air_gaps,
-        _summary(acme_us, second.call_id).dead_air_ms,
-    ) == (1, 50)
+    rebuilt = _summary(acme_us, second.call_id)
+    assert rebuilt.v2v_max_ms == 900
+    assert (rebuilt.dead_air_gaps, rebuilt.dead_air_ms) == (1, 50)
 
 
 @pytest.mark.parametrize(
