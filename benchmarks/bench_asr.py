@@ -4,6 +4,10 @@ model on the clean 16 kHz audio, measured in the same run.
 Clips: Debian pocketsphinx-testdata's LibriVox recordings with their transcripts. WER by
 jiwer after the same normalisation of hypothesis and reference (lower case, no
 punctuation, spoken forms for the abbreviations Whisper writes: "Mr." -> "mister").
+
+Then the encoder window (``INFERENCE_ASR_WINDOW_S``, docs/adr/0005): the service's 10 s
+floor against Whisper's 30 s, greedy, on the phone-line clips and on espeak-ng callers (the
+voice bench's questions and short consent answers, whose first word decides a refusal).
 """
 
 from __future__ import annotations
@@ -14,13 +18,29 @@ import time
 from pathlib import Path
 
 import jiwer
+import numpy as np
 
-from inference.asr import load_asr_engines
-from inference.audio import Pcm, read_wav, through_phone_line
-from tests.speech import librivox_clips
+from benchmarks.bench_voice_agent import QUESTIONS
+from inference.asr import WINDOW_S, load_asr_engines
+from inference.audio import ASR_SAMPLE_RATE, Pcm, read_wav, through_phone_line
+from tests.speech import espeak, librivox_clips, silence
 
 SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 TARGET_WER = 0.10
+ANSWERS = [
+    "No.",
+    "Yes.",
+    "No, where can I park my car?",
+    "Yes, what are your opening hours?",
+    "No, I don't agree.",
+    "Yes, that's fine.",
+    "No thanks.",
+    "Yes please.",
+    "No, I do not consent.",
+    "Sure, go ahead.",
+    "No, don't record me.",
+    "Okay.",
+]
 
 
 def normalise(text: str) -> str:
@@ -28,7 +48,10 @@ def normalise(text: str) -> str:
     return " ".join(SPOKEN.get(w, w) for w in words)
 
 
-def measure(engine, clips: list[tuple[Pcm, str]], beam: int, fallback: bool) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def measure(
+    engine, clips: list[tuple[Pcm, str]], beam: int, fallback: bool
+) -> tuple[float, float, list[str]]:  # type: ignore[no-untyped-def]
+    """WER, real-time factor and the normalised hypotheses."""
     refs, hyps, audio_s, compute_s = [], [], 0.0, 0.0
     for pcm, ref in clips:
         started = time.perf_counter()
@@ -37,7 +60,7 @@ def measure(engine, clips: list[tuple[Pcm, str]], beam: int, fallback: bool) -> 
         compute_s += time.perf_counter() - started
         audio_s += pcm.duration_s
         refs.append(normalise(ref))
-    return float(jiwer.wer(refs, hyps)), compute_s / audio_s
+    return float(jiwer.wer(refs, hyps)), compute_s / audio_s, hyps
 
 
 def main() -> int:
@@ -63,8 +86,8 @@ def main() -> int:
         engines.items(), ((1, False), (5, True))
     ):
         engine.transcribe(clips[0][0].samples, language="en")  # warm-up
-        phone_wer, phone_rtf = measure(engine, phone, beam, fallback)
-        clean_wer, clean_rtf = measure(engine, clips, beam, fallback)
+        phone_wer, phone_rtf, _ = measure(engine, phone, beam, fallback)
+        clean_wer, clean_rtf, _ = measure(engine, clips, beam, fallback)
         decoding = "greedy" if beam == 1 else f"beam {beam}+fallback"
         ratio = phone_wer / clean_wer if clean_wer else float("inf") if phone_wer else 1.0
         print(
@@ -74,4 +97,47 @@ def main() -> int:
         if name == "base" and phone_wer > TARGET_WER:
             print(f"FAIL: base WER through the phone line {phone_wer:.1%} > {TARGET_WER:.0%}")
             failures += 1
+    failures += compare_windows(phone)
     return failures
+
+
+def compare_windows(phone: list[tuple[Pcm, str]]) -> int:
+    """WER, first-word errors and speed with the service's encoder window and Whisper's."""
+    lead, tail = silence(0.192), silence(0.3)
+    spoken = [
+        # As the agent sends a turn: the VAD's 192 ms pre-roll before the words, the
+        # peek's 0.3 s of silence after them.
+        (through_phone_line(Pcm(np.concatenate([lead, espeak(text), tail]), ASR_SAMPLE_RATE)), text)
+        for text in [*ANSWERS, *QUESTIONS]
+    ]
+    print(
+        f"encoder window: {len(phone)} LibriVox clips and {len(spoken)} espeak-ng callers "
+        "through the phone line, greedy"
+    )
+    columns = ("WER clips", "WER espeak", "1st word", "RTF clips")
+    print(f"{'model':8} {'window':>8} " + " ".join(f"{c:>10}" for c in columns))
+    for window_s in (WINDOW_S, 30.0):
+        engines = load_asr_engines(
+            region="bench",
+            names=("tiny.en", "base"),
+            cache_dir=Path("var/models"),
+            cpu_threads=2,
+            num_workers=1,
+            window_s=window_s,
+        )
+        for name, engine in engines.items():
+            engine.transcribe(phone[0][0].samples, language="en", beam_size=1, fallback=False)
+            clips_wer, clips_rtf, _ = measure(engine, phone, 1, False)
+            spoken_wer, _, hyps = measure(engine, spoken, 1, False)
+            wrong = [
+                f"{ref!r} -> {hyp!r}"
+                for (_, ref), hyp in zip(spoken, hyps, strict=True)
+                if normalise(ref).split()[:1] != hyp.split()[:1]
+            ]
+            print(
+                f"{name:8} {window_s:7.0f}s {clips_wer:10.1%} {spoken_wer:10.1%} "
+                f"{f'{len(wrong)}/{len(spoken)}':>10} {clips_rtf:10.3f}"
+            )
+            for line in wrong:
+                print(f"{'':18}first word: {line}")
+    return 0

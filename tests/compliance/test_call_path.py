@@ -262,10 +262,10 @@ def test_a_refusal_with_a_question_is_acknowledged_and_the_question_answered(
     """A refusal with a question ("No, I don't agree. Where can I park?"): the refusal is
     evidence and is acknowledged first (the caller must know nothing is recorded), then the
     question gets its answer rather than being swallowed by the consent reply. (A bare "No,"
-    opening the sentence was heard as "Oh," through the call path on one host, with the
-    ASR code of before and after the peek change alike; offline, the same phrase through
-    the phone line reads "No,". Unheard, an explicit refusal leaves consent pending, so
-    nothing is recorded either way.)"""
+    opening the sentence is heard as "Oh," by the base model on this audio with the
+    service's 10 s encoder window, "No," with Whisper's 30 s one, which mishears other
+    openings instead: docs/adr/0005, `python -m benchmarks asr`. Unheard, an explicit
+    refusal leaves consent pending, so nothing is recorded either way.)"""
     tenant, number = line
     question = "No, I don't agree. Where can I park my car?"
     audio = caller_audio((16.0, None), (0.0, question), (8.0, None))
