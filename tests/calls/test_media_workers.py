@@ -176,6 +176,11 @@ def test_a_worker_killed_mid_call_loses_nothing_and_another_worker_resumes_it(li
             )
             await asyncio.sleep(1.2)  # mid-call
             first.send_signal(signal.SIGKILL)
+            # Reaped before the stand-in runs again: a process still exiting (its memory is
+            # freed before its sockets close) can accept the <Redirect>'s connection into
+            # its listener's backlog and then reset it, which a real load balancer would
+            # retry on the next worker and this TCP stand-in does not.
+            first.wait()
             return await call
 
         report = asyncio.run(scenario())
