@@ -21,7 +21,7 @@ import jiwer
 import numpy as np
 
 from benchmarks.bench_voice_agent import QUESTIONS
-from inference.asr import WINDOW_S, load_asr_engines
+from inference.asr import WINDOW_S, AsrEngine, load_asr_engines
 from inference.audio import ASR_SAMPLE_RATE, Pcm, read_wav, through_phone_line
 from tests.speech import espeak, librivox_clips, silence
 
@@ -63,6 +63,17 @@ def measure(
     return float(jiwer.wer(refs, hyps)), compute_s / audio_s, hyps
 
 
+def _engines(window_s: float) -> dict[str, AsrEngine]:
+    return load_asr_engines(
+        region="bench",
+        names=("tiny.en", "base"),
+        cache_dir=Path("var/models"),
+        cpu_threads=2,
+        num_workers=1,
+        window_s=window_s,
+    )
+
+
 def main() -> int:
     clips = [(read_wav(path), ref) for path, ref in librivox_clips()]
     phone = [(through_phone_line(pcm), ref) for pcm, ref in clips]
@@ -72,13 +83,7 @@ def main() -> int:
         "temperature fallback is the service's default for finals (INFERENCE_ASR_BEAM, "
         "INFERENCE_ASR_FALLBACK), beam 5 with fallback is Whisper's"
     )
-    engines = load_asr_engines(
-        region="bench",
-        names=("tiny.en", "base"),
-        cache_dir=Path("var/models"),
-        cpu_threads=2,
-        num_workers=1,
-    )
+    engines = _engines(WINDOW_S)
     failures = 0
     columns = ("WER phone", "WER clean", "ratio", "RTF phone", "RTF clean")
     print(f"{'model':8} {'decoding':>14} " + " ".join(f"{c:>10}" for c in columns))
@@ -117,15 +122,7 @@ def compare_windows(phone: list[tuple[Pcm, str]]) -> None:
     columns = ("WER clips", "WER espeak", "1st word", "RTF clips")
     print(f"{'model':8} {'window':>8} " + " ".join(f"{c:>10}" for c in columns))
     for window_s in (WINDOW_S, 30.0):
-        engines = load_asr_engines(
-            region="bench",
-            names=("tiny.en", "base"),
-            cache_dir=Path("var/models"),
-            cpu_threads=2,
-            num_workers=1,
-            window_s=window_s,
-        )
-        for name, engine in engines.items():
+        for name, engine in _engines(window_s).items():
             engine.transcribe(phone[0][0].samples, language="en", beam_size=1, fallback=False)
             clips_wer, clips_rtf, _ = measure(engine, phone, 1, False)
             spoken_wer, _, hyps = measure(engine, spoken, 1, False)
