@@ -180,7 +180,7 @@ def test_a_worker_killed_mid_call_loses_nothing_and_another_worker_resumes_it(li
             # freed before its sockets close) can accept the <Redirect>'s connection into
             # its listener's backlog and then reset it, which a real load balancer would
             # retry on the next worker and this TCP stand-in does not.
-            first.wait()
+            first.wait(timeout=10)
             return await call
 
         report = asyncio.run(scenario())
