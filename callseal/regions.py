@@ -21,6 +21,9 @@ REGION_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 _HTTP_SCHEMES = {"http", "https"}
 _WS_SCHEMES = {"ws", "wss", "http", "https"}
+# What serves the OpenAI-compatible LLM API (inference.llm.LLM_SERVERS; not imported here:
+# this module stays free of the inference package's dependencies).
+LLM_SERVERS = ("llama.cpp", "vllm")
 # First port of the per-region inference services and LLM servers in the embedded mode;
 # region i (in CALLSEAL_REGIONS order) gets base + i.
 INFERENCE_BASE_PORT = 8701
@@ -44,6 +47,7 @@ class Region:
     celery_queue: str
     inference_url: str
     llm_url: str
+    llm_server: str
     key_ref: str
 
     @property
@@ -121,6 +125,11 @@ def load_regions(
         llm_url = env.get(llm_setting, "") or f"http://127.0.0.1:{LLM_BASE_PORT + index}/v1"
         _check_url(llm_setting, llm_url, _HTTP_SCHEMES)
 
+        server_setting = _env_name(name, "LLM_SERVER")
+        llm_server = env.get(server_setting, "") or "llama.cpp"
+        if llm_server not in LLM_SERVERS:
+            raise RegionConfigError(server_setting, f"{llm_server!r} is not one of {LLM_SERVERS}")
+
         key_setting = _env_name(name, "KEY_REF")
         key_ref = env.get(key_setting, "") or f"file:{var_dir / 'keys' / name}"
         if not re.match(r"^(file|kms):.+", key_ref):
@@ -134,6 +143,7 @@ def load_regions(
             celery_queue=queue,
             inference_url=inference_url.rstrip("/"),
             llm_url=llm_url.rstrip("/"),
+            llm_server=llm_server,
             key_ref=key_ref,
         )
     return regions

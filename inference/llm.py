@@ -2,6 +2,15 @@
 server here, ``vllm serve`` in production): streamed tokens and schema-constrained tool
 calls.
 
+A reply can be paused and continued: the caller closes the stream once it has the reply's
+first chunk (so the region's TTS has the cores to itself), and ``continue_chat`` later
+resumes the same assistant message from the text written so far. vLLM does that with
+``continue_final_message``; llama-cpp-python's chat endpoint always opens a new assistant
+turn, so there the client writes the model's ChatML prompt itself, ends it with the text so
+far, and uses ``/completions``: the server finds the whole prompt in its cache. ``warm``
+checks once that this prompt is token for token the one the chat endpoint built; a model
+with another template is never continued (docs/adr/0010).
+
 Tool calls are never parsed out of free text: the server is made to emit JSON matching the
 tool's parameter schema (a grammar in llama.cpp, guided decoding in vLLM), and the result is
 validated again here, so even a 135M-parameter model yields calls that the agent can run.
@@ -10,17 +19,23 @@ validated again here, so even a 135M-parameter model yields calls that the agent
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 import jsonschema
 
+log = logging.getLogger(__name__)
+
 Message = dict[str, Any]
-# llama.cpp takes {"type": "json_object", "schema": S}; vLLM and OpenAI take
-# {"type": "json_schema", "json_schema": {"name": ..., "schema": S}}.
-StructuredOutput = Literal["llama.cpp", "openai"]
+# The server behind the OpenAI-compatible API: it decides how structured output is asked
+# for (llama.cpp: {"type": "json_object", "schema": S}; vLLM: {"type": "json_schema",
+# "json_schema": {"name": ..., "schema": S}}) and how a paused reply is continued.
+LlmServer = Literal["llama.cpp", "vllm"]
+LLM_SERVERS: tuple[LlmServer, ...] = ("llama.cpp", "vllm")
+CHATML_STOP = ("<|im_end|>", "<|im_start|>")
 
 
 class LlmError(Exception):
@@ -78,6 +93,15 @@ def validate_arguments(tool: Tool, raw: str) -> dict[str, Any]:
     return arguments
 
 
+def chatml(messages: Sequence[Message], *, prefill: str) -> str:
+    """``messages`` in ChatML (SmolLM2, Qwen), then an open assistant turn holding
+    ``prefill``: the prompt of a reply that has already written ``prefill``."""
+    turns = "".join(
+        f"<|im_start|>{m['role']}\n{m.get('content') or ''}<|im_end|>\n" for m in messages
+    )
+    return f"{turns}<|im_start|>assistant\n{prefill}"
+
+
 def choice_schema(tools: Sequence[Tool]) -> dict[str, Any]:
     """One schema for "pick a tool and fill its arguments"."""
     return {
@@ -98,13 +122,18 @@ class LlmClient:
         base_url: str,
         *,
         model: str | None = None,
-        structured_output: StructuredOutput = "llama.cpp",
+        server: LlmServer = "llama.cpp",
         timeout: float = 60.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        if server not in LLM_SERVERS:
+            raise ValueError(f"server must be one of {LLM_SERVERS}, not {server!r}")
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.structured_output = structured_output
+        self.server = server
+        # Whether ``continue_chat`` works: vLLM's is an API feature; llama.cpp's needs the
+        # model's template to be ChatML, which the first ``warm`` checks (None: not yet).
+        self.continues: bool | None = True if server == "vllm" else None
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._owns_session = session is None
@@ -156,7 +185,36 @@ class LlmClient:
             "temperature": 0.0,
         }
         data = await self._post_or_get("POST", "/chat/completions", body)
+        if self.continues is None:
+            await self._check_chatml(messages, data)
         return str(data.get("model") or await self.model_name())
+
+    async def _check_chatml(self, messages: Sequence[Message], chat: dict[str, Any]) -> None:
+        """Whether the ChatML prompt of ``messages`` is the prompt the chat endpoint read
+        (``chat`` is its answer), by token count: another template (other markers, a
+        default system prompt, a BOS token) changes the count. When they match, llama.cpp
+        logs the prompt as found whole in its cache."""
+        expected = (chat.get("usage") or {}).get("prompt_tokens")
+        if not isinstance(expected, int):
+            self.continues = False  # no usage reported: cannot tell, so never continue
+            return
+        body = {
+            "model": await self.model_name(),
+            "prompt": chatml(messages, prefill=""),
+            "max_tokens": 1,
+            "temperature": 0.0,
+        }
+        data = await self._post_or_get("POST", "/completions", body)
+        counted = (data.get("usage") or {}).get("prompt_tokens")
+        self.continues = counted == expected
+        if not self.continues:
+            log.info(
+                "%s: the model's chat template is not ChatML (%s tokens, ChatML %s): replies "
+                "are streamed whole",
+                self.base_url,
+                expected,
+                counted,
+            )
 
     async def stream_chat(
         self,
@@ -165,8 +223,9 @@ class LlmClient:
         max_tokens: int = 256,
         temperature: float = 0.3,
         stop: Sequence[str] | None = None,
-    ) -> AsyncIterator[str]:
-        """Yield the assistant's reply as text deltas, as the server produces them."""
+    ) -> AsyncGenerator[str, None]:
+        """Yield the assistant's reply as text deltas, as the server produces them.
+        Closing the iterator closes the connection, and the server stops generating."""
         body = {
             "model": await self.model_name(),
             "messages": list(messages),
@@ -175,10 +234,56 @@ class LlmClient:
             "temperature": temperature,
             **({"stop": list(stop)} if stop else {}),
         }
+        async for delta in self._stream("/chat/completions", body, _chat_delta):
+            yield delta
+
+    async def continue_chat(
+        self,
+        messages: Sequence[Message],
+        prefill: str,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.3,
+    ) -> AsyncGenerator[str, None]:
+        """Yield the rest of an assistant reply to ``messages`` that has so far written
+        ``prefill`` (a ``stream_chat`` closed early), as text deltas. Only when
+        ``continues`` is true."""
+        if not self.continues:
+            raise LlmError(f"{self.base_url}: this server's replies cannot be continued")
+        model = await self.model_name()
+        if self.server == "vllm":
+            body: dict[str, Any] = {
+                "model": model,
+                "messages": [*messages, {"role": "assistant", "content": prefill}],
+                "add_generation_prompt": False,
+                "continue_final_message": True,
+                "stream": True,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+            }
+            path, pick = "/chat/completions", _chat_delta
+        else:
+            body = {
+                "model": model,
+                # A trailing space would be a token the model never writes (it writes " x").
+                "prompt": chatml(messages, prefill=prefill.rstrip()),
+                "stop": list(CHATML_STOP),
+                "stream": True,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+            }
+            path, pick = "/completions", _completion_delta
+        async for delta in self._stream(path, body, pick):
+            yield delta
+
+    async def _stream(
+        self, path: str, body: dict[str, Any], pick: Callable[[dict[str, Any]], str]
+    ) -> AsyncGenerator[str, None]:
+        """POST ``body`` and yield the non-empty text of each server-sent event."""
         session = await self._http()
         try:
             async with session.post(
-                self.base_url + "/chat/completions", json=body, timeout=self.timeout
+                self.base_url + path, json=body, timeout=self.timeout
             ) as response:
                 if response.status >= 400:
                     raise LlmError(f"HTTP {response.status}: {await response.text()}")
@@ -189,9 +294,9 @@ class LlmClient:
                     payload = text.removeprefix("data:").strip()
                     if payload == "[DONE]":
                         return
-                    delta = json.loads(payload)["choices"][0].get("delta", {})
-                    if delta.get("content"):
-                        yield delta["content"]
+                    delta = pick(json.loads(payload)["choices"][0])
+                    if delta:
+                        yield delta
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise LlmUnavailable(f"{self.base_url}: {exc}") from exc
 
@@ -246,7 +351,7 @@ class LlmClient:
     ) -> ToolCall:
         schema = choice_schema(tools)
         response_format: dict[str, Any]
-        if self.structured_output == "llama.cpp":
+        if self.server == "llama.cpp":
             response_format = {"type": "json_object", "schema": schema}
         else:
             response_format = {
@@ -280,3 +385,11 @@ class LlmClient:
             arguments=validate_arguments(tool, json.dumps(parsed.get("arguments"))),
             model=data.get("model") or await self.model_name(),
         )
+
+
+def _chat_delta(choice: dict[str, Any]) -> str:
+    return str((choice.get("delta") or {}).get("content") or "")
+
+
+def _completion_delta(choice: dict[str, Any]) -> str:
+    return str(choice.get("text") or "")

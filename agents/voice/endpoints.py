@@ -21,6 +21,7 @@ class Endpoint:
     region: str
     inference_url: str
     llm_url: str
+    llm_server: str = "llama.cpp"
 
     @property
     def inference_host(self) -> str:
@@ -47,6 +48,11 @@ def endpoints_for(
         elif name not in regions:
             log.warning("ignoring unknown fallback region %r", name)
     return [
-        Endpoint(region=n, inference_url=regions[n].inference_url, llm_url=regions[n].llm_url)
+        Endpoint(
+            region=n,
+            inference_url=regions[n].inference_url,
+            llm_url=regions[n].llm_url,
+            llm_server=regions[n].llm_server,
+        )
         for n in names
     ]

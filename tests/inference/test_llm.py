@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,9 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from callseal.regions import RegionConfigError
-from inference.llm import InvalidToolCall, LlmClient, LlmUnavailable, Tool, validate_arguments
+from inference.llm import (
+    InvalidToolCall,
+    LlmClient,
+    LlmError,
+    LlmUnavailable,
+    Tool,
+    validate_arguments,
+)
 from inference.llm_server import llm_server_argv, llm_server_env
 from tests.inference.conftest import free_port
 
@@ -185,3 +194,130 @@ async def test_warming_a_context_lets_the_next_request_reuse_its_evaluated_prefi
     hits = re.findall(r"(\d+) prefix-match hit", log_path.read_text(errors="replace")[logged:])
     assert hits
     assert int(hits[0]) > 30, hits
+
+
+CLINIC = [
+    {
+        "role": "system",
+        "content": "You answer the phone for Birchwood Physiotherapy in York. Be brief.",
+    },
+    {"role": "user", "content": "Can you tell me how to get to you from the station?"},
+]
+
+
+async def reply_of(deltas) -> str:  # type: ignore[no-untyped-def]
+    return "".join([d async for d in deltas])
+
+
+async def test_a_reply_closed_early_continues_from_where_it_stopped(llm_server):
+    """The first ``warm`` finds the model's template is ChatML; a reply whose stream is
+    closed after a few tokens and continued from its text is, greedy, the reply written in
+    one go, and the continuation re-reads none of the prompt: llama.cpp finds it cached."""
+    url, log_path = llm_server
+    client = LlmClient(url)
+    assert client.continues is None  # not known until the server was asked
+    await client.warm(CLINIC[:1])
+    assert client.continues is True
+    whole = await reply_of(client.stream_chat(CLINIC, max_tokens=40, temperature=0.0))
+    assert len(whole.split()) > 8, whole
+
+    deltas = client.stream_chat(CLINIC, max_tokens=40, temperature=0.0)
+    written, tokens = "", 0
+    async for delta in deltas:
+        written, tokens = written + delta, tokens + 1
+        if tokens == 6:
+            break
+    await deltas.aclose()
+    logged = len(log_path.read_text(errors="replace"))
+    rest = await reply_of(
+        client.continue_chat(CLINIC, written, max_tokens=40 - tokens, temperature=0.0)
+    )
+    await client.close()
+    assert " ".join((written + rest).split()) == " ".join(whole.split())
+    # llama-cpp-python logs a prompt it has whole ("full prompt already cached") or how
+    # many tokens it reused and has left: the closed stream may have written a token more.
+    logged_now = log_path.read_text(errors="replace")[logged:]
+    left = re.findall(r"prefix-match hit, remaining (\d+) prompt", logged_now)
+    assert "full prompt already cached" in logged_now or int(left[0]) <= 2, logged_now
+
+
+async def test_a_template_that_is_not_chatml_is_never_continued(llm_url, monkeypatch):
+    """The check compares the chat endpoint's prompt with the client's ChatML one: with a
+    different template (here the client's, made wrong) the counts differ, replies are
+    streamed whole, and asking for a continuation is an error, not a garbled reply."""
+    import inference.llm as llm_module
+
+    monkeypatch.setattr(
+        llm_module,
+        "chatml",
+        lambda messages, *, prefill: (
+            "".join(f"[{m['role']}] {m['content']}\n" for m in messages) + prefill
+        ),
+    )
+    client = LlmClient(llm_url)
+    await client.warm(CLINIC[:1])
+    assert client.continues is False
+    with pytest.raises(LlmError, match="cannot be continued"):
+        await reply_of(client.continue_chat(CLINIC, "The"))
+    await client.close()
+
+
+class _VllmStandIn:
+    """Records the bodies a vLLM server would get and streams a fixed answer: the request
+    shapes for the API features llama.cpp lacks (vLLM is not run here; ADR 10)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []  # type: ignore[type-arg]
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.bodies.append(body)
+        if not body.get("stream"):
+            arguments = json.dumps({"tool": "transfer_to_human", "arguments": {"reason": "x"}})
+            return web.json_response(
+                {"model": "m", "choices": [{"message": {"content": arguments}}]}
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for piece in (" left", " at the lights."):
+            chunk = {"choices": [{"delta": {"content": piece}}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+
+async def test_vllm_regions_continue_with_its_api_and_ask_for_json_schemas():
+    standin = _VllmStandIn()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", standin.chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    client = LlmClient(f"http://127.0.0.1:{port}/v1", model="m", server="vllm")
+    try:
+        assert client.continues is True
+        rest = await reply_of(client.continue_chat(CLINIC, "Turn", max_tokens=20))
+        call = await client.tool_call(CLINIC, tools=[BOOK, TRANSFER])
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert rest == " left at the lights."
+    assert call.name == "transfer_to_human"
+    continued, chosen = standin.bodies
+    assert continued["messages"] == [*CLINIC, {"role": "assistant", "content": "Turn"}]
+    assert continued["continue_final_message"] is True
+    assert continued["add_generation_prompt"] is False
+    assert chosen["response_format"]["type"] == "json_schema"
+
+
+def test_the_server_kind_is_checked():
+    with pytest.raises(ValueError, match="server must be one of"):
+        LlmClient("http://127.0.0.1:1/v1", server="ollama")  # type: ignore[arg-type]
+
+
+def test_the_region_settings_name_the_servers_the_client_knows():
+    from callseal import regions
+    from inference import llm
+
+    assert regions.LLM_SERVERS == llm.LLM_SERVERS

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"REGION_EU_LLM_URL": "http://"}, "REGION_EU_LLM_URL"),
         ({"REGION_EU_KEY_REF": "vault"}, "REGION_EU_KEY_REF"),
         ({"REGION_US_CELERY_QUEUE": "has space"}, "REGION_US_CELERY_QUEUE"),
+        ({"REGION_EU_LLM_SERVER": "ollama"}, "REGION_EU_LLM_SERVER"),
     ],
 )
 def test_misconfigured_region_names_the_setting(environ, setting, tmp_path):
