@@ -382,6 +382,12 @@ if not -80.0 <= CALLSEAL_AGENT_FAINT_DBFS <= -10.0:
 CALLSEAL_AGENT_FIRST_CLAUSE_WORDS = _setting("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS", int, 3)
 if not 0 <= CALLSEAL_AGENT_FIRST_CLAUSE_WORDS <= 50:
     raise ImproperlyConfigured("CALLSEAL_AGENT_FIRST_CLAUSE_WORDS: 0 (off) to 50")
+# Close the LLM's stream once a reply's first chunk is out, and continue the reply when TTS
+# has synthesised that chunk (where the region's server can continue one: LlmClient
+# .continues): on a CPU region the caller's first words come sooner (docs/adr/0010).
+CALLSEAL_AGENT_PAUSE_LLM_AT_FIRST_CHUNK = _setting(
+    "CALLSEAL_AGENT_PAUSE_LLM_AT_FIRST_CHUNK", bool, True
+)
 # No agent audio this long after the caller stopped: apology + escalation.
 CALLSEAL_AGENT_NO_AUDIO_S = _setting("CALLSEAL_AGENT_NO_AUDIO_S", float, 1.5)
 CALLSEAL_AGENT_TOOL_ROUTING = _setting("CALLSEAL_AGENT_TOOL_ROUTING", str, "keywords")

@@ -22,11 +22,11 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from channels.db import database_sync_to_async
@@ -41,7 +41,7 @@ from agents.pipeline.vad import VadFrame, VadStream
 from agents.voice import prompts, records
 from agents.voice.context import Conversation, ResumedState, Turn, resumed_state
 from agents.voice.endpoints import Endpoint, endpoints_for
-from agents.voice.speech import AsrTurn, Speech, aiter_with_first
+from agents.voice.speech import AsrTurn, Speech
 from agents.voice.tools import TOOLS, best_entry, route_by_keywords
 from calls import supervision
 from calls.audio import PIPELINE_RATE
@@ -72,7 +72,7 @@ from compliance.consent_intent import carries_request, parse_consent_intent
 from compliance.events import PaymentPausedEvent, PaymentResumedEvent
 from compliance.pci import PaymentCapture, PaymentProcessor, SecretDigits
 from inference.client import AsrStream, InferenceClient, InferenceError, TtsDone
-from inference.llm import LlmClient, LlmError, Message, Tool
+from inference.llm import LlmClient, LlmError, LlmServer, Message, Tool
 
 log = logging.getLogger(__name__)
 # VAD and PCM conversion for every call of the process; small steps, kept off the loop.
@@ -245,7 +245,10 @@ class AgentPipeline:
         self.turns = TurnDetector(TurnConfig(end_silence_ms=spec.end_of_speech_ms))
         self.vad = await asyncio.get_running_loop().run_in_executor(_EXECUTOR, VadStream)
         self._clients = {e.region: InferenceClient(e.inference_url) for e in self.endpoints}
-        self._llms = {e.region: LlmClient(e.llm_url) for e in self.endpoints}
+        self._llms = {
+            e.region: LlmClient(e.llm_url, server=cast(LlmServer, e.llm_server))
+            for e in self.endpoints
+        }
 
     async def _start(self) -> None:
         """Greeting + consent announcement (first stream), and the fixed phrases the
@@ -794,26 +797,59 @@ class AgentPipeline:
         raise error
 
     async def _llm_reply(self, turn: _Turn) -> None:
+        """The LLM's reply, streamed into TTS chunk by chunk. Where the server can continue
+        a reply (``LlmClient.continues``), its stream is closed once the first chunk is
+        out and resumed when TTS has synthesised that chunk: on a CPU region both share
+        the cores, and the chunk the caller hears first is synthesised sooner without
+        the LLM writing the next one beside it (docs/adr/0010)."""
         llm, endpoint = await self._llm()
         messages = self._messages(turn)
-        deltas = llm.stream_chat(messages, max_tokens=settings.CALLSEAL_AGENT_MAX_REPLY_TOKENS)
+        model = await llm.model_name()
+        budget = settings.CALLSEAL_AGENT_MAX_REPLY_TOKENS
+        pause = bool(settings.CALLSEAL_AGENT_PAUSE_LLM_AT_FIRST_CHUNK and llm.continues)
+        synthesised = asyncio.Event()  # TTS finished the reply's first chunk
 
-        def first() -> None:
-            turn.t["llm_first_token"] = time.monotonic()
-
-        async def sentences() -> AsyncIterator[str]:
+        async def sentences() -> AsyncGenerator[str, None]:
             chunker = SentenceChunker(first_clause_words=settings.CALLSEAL_AGENT_FIRST_CLAUSE_WORDS)
-            async for delta in aiter_with_first(deltas, first):
-                for sentence in chunker.feed(delta):
-                    yield sentence
-            for sentence in chunker.flush():
-                yield sentence
+            written, tokens, paused = "", 0, False
+            chunks: list[str] = []
+            deltas = llm.stream_chat(messages, max_tokens=budget)
+            try:
+                async for delta in deltas:
+                    if not tokens:
+                        turn.t["llm_first_token"] = time.monotonic()
+                    written, tokens = written + delta, tokens + 1
+                    chunks = chunker.feed(delta)
+                    if chunks and pause:
+                        paused = True
+                        break
+                    for chunk in chunks:
+                        yield chunk
+            finally:
+                await deltas.aclose()  # closes the connection: the server stops writing
+            if not paused:
+                for chunk in chunker.flush():
+                    yield chunk
+                return
+            for chunk in chunks:
+                yield chunk
+            await synthesised.wait()
+            self._llm_hop(turn.number, endpoint, model)  # the continuation is a request too
+            rest = llm.continue_chat(messages, written, max_tokens=max(1, budget - tokens))
+            try:
+                async for delta in rest:
+                    for chunk in chunker.feed(delta):
+                        yield chunk
+            finally:
+                await rest.aclose()
+            for chunk in chunker.flush():
+                yield chunk
 
-        self._llm_hop(turn.number, endpoint, await llm.model_name())
-        await self._speak(turn, sentences(), kind="reply")
+        self._llm_hop(turn.number, endpoint, model)
+        await self._speak(turn, sentences(), kind="reply", synthesised=synthesised)
 
     async def _speak_texts(self, turn: _Turn, texts: list[str], *, kind: str) -> None:
-        async def gen() -> AsyncIterator[str]:
+        async def gen() -> AsyncGenerator[str, None]:
             # Sentence by sentence, so that what the caller heard is known per sentence.
             chunker = SentenceChunker(first_clause_words=settings.CALLSEAL_AGENT_FIRST_CLAUSE_WORDS)
             for text in texts:
@@ -824,10 +860,18 @@ class AgentPipeline:
 
         await self._speak(turn, gen(), kind=kind)
 
-    async def _speak(self, turn: _Turn, sentences: AsyncIterator[str], *, kind: str) -> None:
+    async def _speak(
+        self,
+        turn: _Turn,
+        sentences: AsyncGenerator[str, None],
+        *,
+        kind: str,
+        synthesised: asyncio.Event | None = None,
+    ) -> None:
         """Sentences → TTS → the player. Audio is held (not emitted) until the turn is
         committed; each sentence's last piece carries its text and a mark (a piece is
-        emitted once the next one, or the sentence's end, has arrived)."""
+        emitted once the next one, or the sentence's end, has arrived). ``synthesised``
+        is set once the first sentence's audio (or its end) has come back from TTS."""
         speech = Speech(kind=kind, turn=turn.number, on_first_frame=self._first_frame_cb(turn))
         turn.speech = speech
         async with self._connect_tts() as (tts, endpoint):
@@ -846,6 +890,10 @@ class AgentPipeline:
                 except Exception as exc:
                     order.put_nowait(exc)
                     return
+                finally:
+                    # Cancelled (barge-in, fallback): the LLM's stream closes now, not when
+                    # the generator is collected, so the server stops writing at once.
+                    await sentences.aclose()
                 order.put_nowait(None)
 
             producer = asyncio.create_task(produce())
@@ -859,6 +907,10 @@ class AgentPipeline:
                     held: np.ndarray | None = None
                     while True:
                         item = await tts.receive()
+                        if synthesised is not None:
+                            # Piper sends a chunk's audio once it is synthesised; the audio
+                            # is read before the turn's commit point, which may wait.
+                            synthesised.set()
                         if isinstance(item, TtsDone):
                             if held is not None:
                                 await self._commit_point(turn)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -229,14 +229,3 @@ class AsrTurn:
                 if not peek.done():
                     peek.set_result(None)
             self._peeks.clear()
-
-
-async def aiter_with_first(
-    source: AsyncIterator[str], on_first: Callable[[], None]
-) -> AsyncIterator[str]:
-    first = True
-    async for item in source:
-        if first:
-            on_first()
-            first = False
-        yield item

@@ -247,25 +247,49 @@ def test_partial_transcripts_let_the_llm_read_the_question_while_the_caller_spea
     assert after["asr.final"] == before["asr.final"], (before, after)
     events = of_type(events_of(acme_eu, report.call_sid), "inference.hop")
     llm_hops = [(h.data["turn"], h.data["region"]) for h in events if h.data["service"] == "llm"]
-    # The warm-up (turn 0), the words read ahead, then the reply: all in the region.
-    assert llm_hops == [(0, "eu"), (1, "eu"), (1, "eu")], llm_hops
+    # The warm-up (turn 0), the words read ahead, the reply, and the reply's continuation
+    # once TTS had its first chunk (the stream was closed meanwhile): all in the region.
+    assert llm_hops == [(0, "eu"), (1, "eu"), (1, "eu"), (1, "eu")], llm_hops
     log = log_path.read_text(errors="replace")[logged:]
-    # llama.cpp logs, per request, the prompt tokens it reused and those left to evaluate.
+    # llama.cpp logs, per request, the prompt tokens it reused and those left to evaluate,
+    # or that it had the whole prompt already (None here).
     requests = [
-        (int(hit), int(hit) + int(left))
-        for hit, left in re.findall(r"(\d+) prefix-match hit, remaining (\d+) prompt", log)
+        None if not hit else (int(hit), int(hit) + int(left))
+        for hit, left in re.findall(
+            r"(?:(\d+) prefix-match hit, remaining (\d+) prompt|full prompt already cached)",
+            log,
+        )
     ]
-    assert len(requests) >= 3, requests  # warm-up, read-ahead(s), reply
+    # Warm-up; the client's check that its ChatML prompt is the chat endpoint's (the same
+    # prompt again, found whole); read-ahead(s); reply; its continuation.
+    assert len(requests) >= 5, requests
+    assert requests[1] is None, requests
+    warm_up, reply, continuation = requests[0], requests[-2], requests[-1]
+    read_ahead = [r for r in requests[2:-2] if r is not None]
+    assert warm_up is not None, requests
+    assert reply is not None, requests
+    assert read_ahead, requests
     # The first read-ahead shares the warm-up's prompt up to where the caller's turn begins
     # (system prompt and greeting; the warm-up ended with the template's reply opener).
-    context = requests[1][0]
-    read_ahead = requests[1:-1]
-    reused, prompt = requests[-1]  # the reply
+    context = read_ahead[0][0]
+    reused, prompt = reply
     assert any(length >= context + 5 for _, length in read_ahead), requests
     assert context <= reused < prompt, requests
     # The question (~17 tokens) and the template's few, once: a reply that began after the
     # turn was recorded used to send the question twice (~50 tokens).
     assert prompt - context <= 35, requests
+    # The continuation's prompt is the reply's and what it wrote, found in the cache (the
+    # closed stream may have written a token past the text the continuation sends).
+    if continuation is not None:
+        assert continuation[0] >= prompt, requests
+        assert continuation[1] - continuation[0] <= 2, requests
+    replies = [
+        e.data
+        for e in of_type(events_of(acme_eu, report.call_sid), "turn.agent")
+        if e.data["kind"] == "reply"
+    ]
+    assert len(replies) == 1, replies
+    assert len(replies[0]["redacted_text"].split()) > 6, replies
 
 
 def asr_jobs(inference_url: str) -> dict[str, int]:

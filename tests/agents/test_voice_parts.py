@@ -82,15 +82,19 @@ def test_a_tool_the_agent_lacks_is_never_routed_to():
 
 
 def test_endpoints_are_the_home_region_only_unless_the_policy_names_a_fallback(tmp_path):
-    regions = load_regions({"CALLSEAL_REGIONS": "us,eu"}, var_dir=tmp_path, embedded=True)
+    regions = load_regions(
+        {"CALLSEAL_REGIONS": "us,eu", "REGION_US_LLM_SERVER": "vllm"},
+        var_dir=tmp_path,
+        embedded=True,
+    )
     home_only = endpoints_for(home="eu", policies={}, regions=regions)
     assert [e.region for e in home_only] == ["eu"]
     with_policy = endpoints_for(
         home="eu", policies={"inference_fallback_regions": ["us", "mars", "eu"]}, regions=regions
     )
-    assert [(e.region, e.inference_url) for e in with_policy] == [
-        ("eu", regions["eu"].inference_url),
-        ("us", regions["us"].inference_url),
+    assert [(e.region, e.inference_url, e.llm_server) for e in with_policy] == [
+        ("eu", regions["eu"].inference_url, "llama.cpp"),
+        ("us", regions["us"].inference_url, "vllm"),
     ]
     malformed = endpoints_for(
         home="eu", policies={"inference_fallback_regions": "us"}, regions=regions
@@ -182,3 +186,4 @@ async def test_while_a_peek_is_out_partials_start_no_read_ahead_and_the_peek_doe
     pipeline._on_partial(1, "what are your opening hours", peek=True)
     await asyncio.gather(*pipeline._tasks)
     assert read == [(1, "what are your"), (1, "what are your opening hours")]
+
