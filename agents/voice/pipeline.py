@@ -472,9 +472,18 @@ class AgentPipeline:
             turn.speculative = True
             turn.reply = asyncio.create_task(self._reply(turn))
         elif silence == 0 and turn.reply is not None and not turn.committed.is_set():
-            # The caller went on speaking: the speculative reply answers a half sentence.
-            self._drop(turn.reply)
-            turn.reply, turn.speculative = None, False
+            self._void_speculation(turn)
+
+    def _void_speculation(self, turn: _Turn) -> None:
+        """The caller went on speaking: the speculative reply answers a half sentence. What
+        it learnt goes with it: its words (the turn's end records the caller's words at
+        once if it has some, and those would be the half sentence), its stage times (a
+        later reply stamps TTS's first audio only if none is there) and its speech."""
+        assert turn.reply is not None
+        self._drop(turn.reply)
+        turn.reply, turn.speculative = None, False
+        turn.text, turn.speech = None, None
+        turn.t.clear()
 
     def _watch_level(self, turn: _Turn, frame: VadFrame) -> None:
         """The caller's level drops before Silero's probability does (~120 ms on phone

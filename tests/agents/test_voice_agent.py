@@ -234,6 +234,9 @@ def test_partial_transcripts_let_the_llm_read_the_question_while_the_caller_spea
     # differs in its first word saves nothing, so the question starts unambiguously.)
     question = "Please tell me a short story about a dog and a cat who live on a farm."
     audio = caller_audio((14.0, None), (0.0, question), (10.0, None))
+    # llama.cpp logs no prefix match for a request when it has no prompt cached (a fresh
+    # server, this test run alone): one request first, so that the warm-up's is logged.
+    chat_once(llm)
     before = asr_jobs(eu_inference)
     with daphne(env) as url:
         logged = len(log_path.read_text(errors="replace"))
@@ -290,6 +293,18 @@ def test_partial_transcripts_let_the_llm_read_the_question_while_the_caller_spea
     ]
     assert len(replies) == 1, replies
     assert len(replies[0]["redacted_text"].split()) > 6, replies
+
+
+def chat_once(llm_url: str) -> None:
+    """One short chat request to the LLM server."""
+    body = {"messages": [{"role": "user", "content": "Hello."}], "max_tokens": 1}
+    request = urllib.request.Request(  # noqa: S310 - loopback URL
+        llm_url + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback URL
+        response.read()
 
 
 def asr_jobs(inference_url: str) -> dict[str, int]:

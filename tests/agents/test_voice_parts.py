@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -187,3 +188,100 @@ async def test_while_a_peek_is_out_partials_start_no_read_ahead_and_the_peek_doe
     await asyncio.gather(*pipeline._tasks)
     assert read == [(1, "what are your"), (1, "what are your opening hours")]
 
+
+async def test_a_speculative_reply_the_caller_talks_over_leaves_none_of_its_words_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the pause inside a question a speculative reply takes ASR's words so far (the
+    peek) and holds until the turn ends; the caller goes on speaking, which voids it. When
+    the turn ends before the next peek has answered, the turn must wait for that answer,
+    not record the half sentence the voided reply had read."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from agents import events as ev
+    from agents.pipeline.turns import TurnConfig, TurnDetector
+    from agents.pipeline.vad import VadFrame
+    from agents.voice import pipeline as agent
+
+    half, whole = "Could you tell me,", "Could you tell me, where I can park my car?"
+    loop = asyncio.get_running_loop()
+    peeks: list[asyncio.Future[str | None]] = []
+
+    class Asr:  # ASR's side of one turn, answering peeks when the test says
+        provenance, endpoint = None, ""
+
+        def __init__(self, connect: object, on_partial: object = None) -> None:
+            pass
+
+        def send(self, samples: np.ndarray) -> None:
+            pass
+
+        def peek(self) -> asyncio.Future[str | None]:
+            peeks.append(loop.create_future())
+            return peeks[-1]
+
+        async def flush(self) -> str:
+            return whole
+
+        async def close(self) -> None:
+            pass
+
+    answered: list[str] = []
+
+    async def consent_reply(turn: agent._Turn, text: str) -> bool:
+        await turn.committed.wait()  # a speculative reply holds here, as a real one does
+        answered.append(text)
+        return True
+
+    async def supervise(turn: agent._Turn) -> None:
+        pass
+
+    appended: list[object] = []
+    monkeypatch.setattr(agent, "AsrTurn", Asr)
+    pipeline = object.__new__(agent.AgentPipeline)
+    pipeline.info = SimpleNamespace(stream_index=0, region="eu")  # type: ignore[assignment]
+    pipeline.state, pipeline.turn_no, pipeline._turn, pipeline._speech = "listening", 0, None, None
+    pipeline._tasks, pipeline._prefill, pipeline._ring = [], None, deque(maxlen=64)
+    pipeline._clock = (0.0, time.monotonic())
+    pipeline.turns = TurnDetector(TurnConfig(end_silence_ms=600))
+    pipeline.conversation = Conversation(system_prompt="Be brief.")
+    pipeline._append = lambda event, **kw: appended.append(event)  # type: ignore[method-assign]
+    pipeline._raw_allowed = lambda: False  # type: ignore[method-assign]
+    pipeline._consent_reply = consent_reply  # type: ignore[method-assign]
+    pipeline._supervise = supervise  # type: ignore[method-assign]
+
+    at = [0.0]
+
+    async def frames(count: int, *, speech: bool) -> None:
+        for _ in range(count):
+            samples = np.full(512, 0.1 if speech else 0.0, dtype=np.float32)
+            await pipeline._on_frame(VadFrame(at[0], 0.9 if speech else 0.0, samples))
+            at[0] += 0.032
+            await asyncio.sleep(0)
+
+    await frames(12, speech=True)  # "Could you tell me,"
+    await frames(6, speech=False)  # the pause: a peek, then a speculative reply
+    assert len(peeks) == 1
+    assert pipeline._turn is not None
+    assert pipeline._turn.speculative
+    peeks[0].set_result(half)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert pipeline._turn.text == half  # the speculative reply read the words so far
+    await frames(12, speech=True)  # "where I can park my car?": the reply is void
+    await frames(20, speech=False)  # another peek, another speculation, the turn's end
+    turn = pipeline._turn
+    assert turn.committed.is_set()
+    assert len(peeks) == 2
+    assert not peeks[1].done()
+    peeks[1].set_result(whole)
+    assert turn.reply is not None
+    await turn.reply
+    caller = [e for e in appended if isinstance(e, ev.TurnCaller)]
+    assert [e.text for e in caller] == [whole]
+    assert answered == [whole]
+    assert [t.text for t in pipeline.conversation.turns] == [whole]
+    for task in pipeline._tasks:
+        task.cancel()
+    await asyncio.gather(*pipeline._tasks, return_exceptions=True)
