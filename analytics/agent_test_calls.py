@@ -163,16 +163,20 @@ def speak(text: str) -> Any:
 
 
 # Piper's en_US voices speak about 14 characters a second; the caller waits as if at 10,
-# plus the greeting's synthesis on a first call, before answering the recording question.
+# plus a margin, from the greeting's first audio before answering the recording question.
 GREETING_CHARS_PER_S = 10
 GREETING_MARGIN_S = 4.0
 REPLY_WAIT_S = 9.0
+# The test caller's script starts when it hears the greeting (at most this long after the
+# answer): a greeting that starts late must not have the key pressed during the announcement.
+LISTEN_FIRST_S = 20.0
 
 
 def test_caller_script(greeting: str, caller_text: str) -> tuple[Any, list[tuple[int, str]]]:
-    """What the test caller does: waits out the greeting and the recording announcement,
-    presses 1 (yes to recording, by keypad so that it never depends on ASR), waits for the
-    acknowledgement, says its sentence, then waits for the reply. Audio and (ms, key)."""
+    """What the test caller does once it hears the greeting (``LISTEN_FIRST_S``): waits
+    out the greeting and the recording announcement, presses 1 (yes to recording, by
+    keypad so that it never depends on ASR), waits for the acknowledgement, says its
+    sentence, then waits for the reply. Audio and (ms, key), timed from the greeting."""
     import numpy as np
 
     from calls.audio import TELEPHONE_RATE
@@ -223,6 +227,7 @@ def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url:
                     dtmf=keys,
                     echo=echo,
                     call_sid=test_call.twilio_call_sid,
+                    listen_first_s=0.0 if echo else LISTEN_FIRST_S,
                 )
             )
             report = {

@@ -59,7 +59,8 @@ DEAD_AIR_MIN_MS = 60.0
 _DTMF_ROWS = {"123A": 697, "456B": 770, "789C": 852, "*0#D": 941}
 _DTMF_COLS = {"147*": 1209, "2580": 1336, "369#": 1477, "ABCD": 1633}
 DTMF_TONE_MS = 100
-Keys = str | list[tuple[int, str]]  # all at mid-call, or (ms into the call, key) pairs
+_SILENT_FRAME = ulaw_encode(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+Keys = str | list[tuple[int, str]]  # all at mid-call, or (ms into the audio, key) pairs
 
 
 def _dtmf_pair(key: str) -> tuple[int, int]:
@@ -211,6 +212,22 @@ class _Twilio:
         self.sequence += 1
         return str(self.sequence)
 
+    def media(self, payload: bytes, index: int) -> str:
+        """The stream's ``index``-th frame of caller audio (from 0), as Twilio sends it."""
+        return json.dumps(
+            {
+                "event": "media",
+                "sequenceNumber": self.next_sequence(),
+                "streamSid": self.stream_sid,
+                "media": {
+                    "track": "inbound",
+                    "chunk": str(index + 1),
+                    "timestamp": str(index * FRAME_MS),
+                    "payload": base64.b64encode(payload).decode(),
+                },
+            }
+        )
+
     def mark(self, name: str) -> str:
         return json.dumps(
             {
@@ -303,6 +320,7 @@ async def run_call(
     call_sid: str | None = None,
     caller: str = "+15005550006",
     control: CallControl | None = None,
+    listen_first_s: float = 0.0,
 ) -> CallReport:
     """One call. With ``barge_in`` the caller starts speaking at ``audio``'s first loud
     frame (send silence before it to let the agent talk). When the stream drops without
@@ -311,7 +329,15 @@ async def run_call(
     know the call's SID in advance (test calls from the console). ``dtmf`` as (ms, key)
     pairs sends each key's ``dtmf`` event when its tone (``with_keypad``) has ended, as
     Twilio does; ``caller`` is the From number. ``control`` lets Twilio's REST API (a
-    stand-in feeding ``CallControl.update``) hang the call up."""
+    stand-in feeding ``CallControl.update``) hang the call up. With ``listen_first_s``
+    the caller, like a person, waits to hear the agent before ``audio`` begins: silence
+    goes up the stream until the agent's first audio arrives (or that many seconds have
+    passed), so a script timed from the greeting's start (keys, words) keeps its timing
+    when the greeting starts late."""
+    if listen_first_s < 0:
+        raise ValueError("listen_first_s must not be negative")
+    if listen_first_s and echo:
+        raise ValueError("listen_first_s needs an agent: an echo answers nothing to silence")
     call_sid = call_sid or "CA" + uuid.uuid4().hex
     report = CallReport(call_sid=call_sid)
     params = {
@@ -351,7 +377,7 @@ async def run_call(
             url, custom, redirect = _stream_from_twiml(twiml)
             report.streams += 1
             dropped = await _stream(
-                account, report, state, url, custom, answered, dtmf, echo, hung_up
+                account, report, state, url, custom, answered, dtmf, echo, hung_up, listen_first_s
             )
             if hung_up.is_set() or not (dropped and follow_redirect and redirect):
                 break  # a call completed through REST is over, whatever its stream did
@@ -408,8 +434,11 @@ async def _stream(
     dtmf: Keys,
     echo: bool,
     hung_up: asyncio.Event,
+    listen_first_s: float = 0.0,
 ) -> bool:
-    """One media stream from ``state.next_frame`` on; True when it dropped before stop."""
+    """One media stream from ``state.next_frame`` on; True when it dropped before stop.
+    Before the call's first frame, silence while the caller waits to hear the agent
+    (``listen_first_s``, ``run_call``)."""
     signature = RequestValidator(account.auth_token).compute_signature(url, {})
     stream_sid = "MZ" + uuid.uuid4().hex
     twilio = _Twilio(stream_sid)
@@ -514,9 +543,12 @@ async def _stream(
                 )
             )
             t0 = time.monotonic()
-            first = state.next_frame
-            for k in range(first, len(state.frames)):
-                target = t0 + (k - first) * FRAME_MS / 1000
+            # Twilio's chunk and timestamp count this stream's frames, waiting included.
+            sent = 0
+            listen_until = t0 + listen_first_s if state.next_frame == 0 else t0
+            k = state.next_frame
+            while k < len(state.frames):
+                target = t0 + sent * FRAME_MS / 1000
                 delay = target - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -527,6 +559,11 @@ async def _stream(
                     break
                 now = time.monotonic()
                 report.max_send_slip_ms = max(report.max_send_slip_ms, (now - target) * 1000)
+                if report.answer_to_first_audio_ms is None and now < listen_until:
+                    await ws.send(twilio.media(_SILENT_FRAME, sent))
+                    sent += 1
+                    report.frames_sent += 1
+                    continue
                 sent_at.append(now)
                 if k == state.speech_end_frame:
                     timing["speech_end"] = now
@@ -534,21 +571,8 @@ async def _stream(
                     timing["caller_spoke"] = now
                 if k == state.barge_frame:
                     timing["barge"] = now
-                await ws.send(
-                    _json(
-                        {
-                            "event": "media",
-                            "sequenceNumber": twilio.next_sequence(),
-                            "streamSid": stream_sid,
-                            "media": {
-                                "track": "inbound",
-                                "chunk": str(k - first + 1),
-                                "timestamp": str((k - first) * FRAME_MS),
-                                "payload": base64.b64encode(state.frames[k]).decode(),
-                            },
-                        }
-                    )
-                )
+                await ws.send(twilio.media(state.frames[k], sent))
+                sent += 1
                 state.next_frame = k + 1
                 report.frames_sent += 1
                 if k in keys_after:
@@ -563,6 +587,7 @@ async def _stream(
                                 }
                             )
                         )
+                k += 1
             if hung_up.is_set():
                 await _completed_by_rest(ws, twilio, report, account, receive_task)
             elif not dropped:

@@ -19,7 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from websockets.asyncio.server import serve
 
-from calls.audio import FRAME_SAMPLES, TELEPHONE_RATE, ulaw_encode
+from calls.audio import FRAME_SAMPLES, TELEPHONE_RATE, ulaw_decode, ulaw_encode
 from calls.simulator import Account, WavError, load_wav, run_call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,6 +187,27 @@ class _TwiML(BaseHTTPRequestHandler):
         pass
 
 
+async def _call_scripted_agent(agent, caller: np.ndarray, **options):  # type: ignore[no-untyped-def]
+    """One simulated call to ``agent`` (a WebSocket handler) behind ``_TwiML``."""
+    async with serve(agent, "127.0.0.1", 0) as ws_server:
+        ws_port = next(iter(ws_server.sockets)).getsockname()[1]
+        _TwiML.stream_url = f"ws://127.0.0.1:{ws_port}/media-stream/"
+        http = ThreadingHTTPServer(("127.0.0.1", 0), _TwiML)
+        threading.Thread(target=http.serve_forever, daemon=True).start()
+        try:
+            account = Account(
+                base_url=f"http://127.0.0.1:{http.server_port}",
+                number="+14155550100",
+                account_sid="AC" + "0" * 32,
+                auth_token="token",
+                status_callback=False,
+            )
+            return await run_call(account, caller, echo=False, trailing_ms=600, **options)
+        finally:
+            http.shutdown()
+            http.server_close()
+
+
 def _agent_frame() -> str:
     tone = (4000 * np.sin(np.arange(FRAME_SAMPLES) * 2 * np.pi * 440 / TELEPHONE_RATE)).astype(
         np.int16
@@ -240,28 +261,82 @@ def test_the_simulator_hears_dead_air_between_agent_audio_only_while_the_caller_
         return (5000 * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
 
     caller = np.concatenate([quiet(1.1), speech(0.2), quiet(2.0), speech(0.3), quiet(1.0)])
-
-    async def scenario():  # type: ignore[no-untyped-def]
-        async with serve(agent, "127.0.0.1", 0) as ws_server:
-            ws_port = next(iter(ws_server.sockets)).getsockname()[1]
-            _TwiML.stream_url = f"ws://127.0.0.1:{ws_port}/media-stream/"
-            http = ThreadingHTTPServer(("127.0.0.1", 0), _TwiML)
-            threading.Thread(target=http.serve_forever, daemon=True).start()
-            try:
-                account = Account(
-                    base_url=f"http://127.0.0.1:{http.server_port}",
-                    number="+14155550100",
-                    account_sid="AC" + "0" * 32,
-                    auth_token="token",
-                    status_callback=False,
-                )
-                return await run_call(account, caller, echo=False, trailing_ms=600)
-            finally:
-                http.shutdown()
-                http.server_close()
-
-    report = asyncio.run(scenario())
+    report = asyncio.run(_call_scripted_agent(agent, caller))
     assert report.error is None, report.error
     assert report.frames_received == 80
     assert len(report.dead_air_ms) == 1, report.dead_air_ms
     assert 250 <= report.dead_air_ms[0] < 1000, report.dead_air_ms
+
+
+@pytest.mark.parametrize(
+    ("greeting_after_ms", "listen_first_s", "script_from_ms"),
+    [
+        (1000, 5.0, None),  # the caller hears the greeting, then its script begins
+        (1000, 0.4, 400),  # no greeting in time: the script begins when the wait is over
+    ],
+)
+def test_a_caller_that_listens_first_starts_its_script_when_it_hears_the_agent(
+    greeting_after_ms, listen_first_s, script_from_ms
+):
+    """A person waits to hear the greeting before speaking or pressing keys: silence goes
+    up the stream meanwhile (chunks and timestamps counting it, as Twilio's do), and the
+    script's keys keep their times relative to its start. Times are the stream's own
+    (``media.timestamp``), so a slow host moves nothing."""
+    received: list[dict] = []
+    greeted_at: list[int] = []
+
+    async def agent(ws) -> None:  # type: ignore[no-untyped-def]
+        async for raw in ws:
+            message = json.loads(raw)
+            received.append(message)
+            if message["event"] != "media" or greeted_at:
+                continue
+            if int(message["media"]["timestamp"]) >= greeting_after_ms:
+                greeted_at.append(int(message["media"]["timestamp"]))
+                for _ in range(10):
+                    await ws.send(_agent_frame())
+
+    from calls.simulator import with_keypad
+
+    t = np.arange(int(0.3 * TELEPHONE_RATE)) / TELEPHONE_RATE
+    speech = (5000 * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
+    caller = np.concatenate([np.zeros(TELEPHONE_RATE // 2, dtype=np.int16), speech])
+    keys = [(200, "1")]  # its tone from 200 ms into the script, its event at the tone's end
+    report = asyncio.run(
+        _call_scripted_agent(
+            agent, with_keypad(caller, keys), dtmf=keys, listen_first_s=listen_first_s
+        )
+    )
+    assert report.error is None, report.error
+    media = [m["media"] for m in received if m["event"] == "media"]
+    assert [int(m["chunk"]) for m in media] == list(range(1, len(media) + 1))
+    assert [int(m["timestamp"]) for m in media] == [20 * i for i in range(len(media))]
+    assert report.frames_sent == len(media)
+    loud = [
+        int(m["timestamp"])
+        for m in media
+        if np.abs(ulaw_decode(base64.b64decode(m["payload"])).astype(np.int32)).max() > 1000
+    ]
+    if script_from_ms is None:
+        # Silence until the greeting reached the caller (a few frames after it was sent).
+        assert greeted_at[0] + 200 <= loud[0] <= greeted_at[0] + 200 + 100, (greeted_at, loud)
+    else:
+        assert loud[0] == script_from_ms + 200, loud
+    # The key's event follows the frame that ends its tone, 100 ms after the tone began.
+    at = next(i for i, m in enumerate(received) if m["event"] == "dtmf")
+    assert received[at]["dtmf"]["digit"] == "1"
+    assert int(received[at - 1]["media"]["timestamp"]) == loud[0] + 100, received[at - 1]
+
+
+def test_a_caller_that_listens_first_needs_an_agent_and_a_wait_that_is_not_negative():
+    silence = np.zeros(TELEPHONE_RATE // 10, dtype=np.int16)
+    account = Account(
+        base_url="http://127.0.0.1:9",
+        number="+14155550100",
+        account_sid="AC" + "0" * 32,
+        auth_token="token",
+    )
+    with pytest.raises(ValueError, match="needs an agent"):
+        asyncio.run(run_call(account, silence, echo=True, listen_first_s=1.0))
+    with pytest.raises(ValueError, match="negative"):
+        asyncio.run(run_call(account, silence, echo=False, listen_first_s=-1.0))
