@@ -29,6 +29,7 @@ from calls.simulator import Account, CallControl, CallReport, run_call
 from callseal.ledger.events import RecordedEvent
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.models import Tenant
+from inference.llm import LlmClient
 from tests.agents.voice_servers import Honeypot, daphne, inference_service, llm_server
 from tests.agents.voice_servers import base_env as _base_env
 from tests.conftest import ALL_DATABASES
@@ -296,15 +297,16 @@ def test_partial_transcripts_let_the_llm_read_the_question_while_the_caller_spea
 
 
 def chat_once(llm_url: str) -> None:
-    """One short chat request to the LLM server."""
-    body = {"messages": [{"role": "user", "content": "Hello."}], "max_tokens": 1}
-    request = urllib.request.Request(  # noqa: S310 - loopback URL
-        llm_url + "/chat/completions",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback URL
-        response.read()
+    """One short request to the LLM server, through the project's client."""
+
+    async def once() -> None:
+        client = LlmClient(llm_url)
+        try:
+            await client.warm([{"role": "user", "content": "Hello."}])
+        finally:
+            await client.close()
+
+    asyncio.run(once())
 
 
 def asr_jobs(inference_url: str) -> dict[str, int]:
