@@ -150,6 +150,10 @@ class CallReport:
     dead_air_ms: list[float] = field(default_factory=list)
     max_send_slip_ms: float = 0.0
     echo_lag_ms: list[float] = field(default_factory=list)
+    # The same, for caller frames sent after the stream's first agent audio arrived:
+    # frames sent before it waited for the stream's set-up (handshake, authorisation).
+    echo_lag_steady_ms: list[float] = field(default_factory=list)
+    echo_steady_sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     close_code: int | None = None
     # caller: the caller hung up (stop after its audio); rest_api: a REST update with
     # Status=completed (Twilio's stop and close); twiml: the TwiML said <Hangup>.
@@ -444,6 +448,7 @@ async def _stream(
     twilio = _Twilio(stream_sid)
     sent_at, timing = state.sent_at, state.timing
     dropped = False
+    steady_from: int | None = None  # first caller frame sent after this stream's first audio
     if isinstance(dtmf, str):
         keys_after = {len(state.frames) // 2: list(dtmf)} if dtmf else {}
     else:
@@ -478,6 +483,7 @@ async def _stream(
                     report.marks_heard.append(name)
 
         async def receive() -> None:
+            nonlocal steady_from
             async for raw in ws:
                 now = time.monotonic()
                 message = json.loads(raw)
@@ -490,8 +496,13 @@ async def _stream(
                         report.frames_after_clear += len(payload) // FRAME_SAMPLES
                     if report.answer_to_first_audio_ms is None:
                         report.answer_to_first_audio_ms = (now - answered) * 1000
+                    if steady_from is None:
+                        steady_from = len(sent_at)
                     if index < len(sent_at):
                         report.echo_lag_ms.append((now - sent_at[index]) * 1000)
+                        if index >= steady_from:
+                            report.echo_lag_steady_ms.append((now - sent_at[index]) * 1000)
+                            report.echo_steady_sent_at.append(sent_at[index])
                     loud = np.sqrt(np.mean(ulaw_decode(payload).astype(np.float64) ** 2))
                     end = timing.get("speech_end")
                     if echo:
@@ -685,10 +696,15 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "p99": round(float(p99), 2)}
 
 
-def summarise(reports: list[CallReport]) -> dict[str, Any]:
+def summarise(
+    reports: list[CallReport], *, all_connected_at: float | None = None
+) -> dict[str, Any]:
+    """Aggregates of ``reports``. With ``all_connected_at`` (a ``time.monotonic()`` by which
+    every call had connected), also the steady echo lag of frames sent from then on: N calls
+    at once, without the set-up of calls still arriving."""
     ok = [r for r in reports if r.error is None]
     lag = [v for r in ok for v in r.echo_lag_ms]
-    return {
+    summary = {
         "calls": len(reports),
         "failed": len(reports) - len(ok),
         "errors": sorted({r.error for r in reports if r.error})[:5],
@@ -715,7 +731,18 @@ def summarise(reports: list[CallReport]) -> dict[str, Any]:
         ),
         "dead_air": dead_air_summary([v for r in ok for v in r.dead_air_ms]),
         "echo_lag_ms": _percentiles(lag),
+        "echo_lag_steady_ms": _percentiles([v for r in ok for v in r.echo_lag_steady_ms]),
     }
+    if all_connected_at is not None:
+        summary["echo_lag_all_connected_ms"] = _percentiles(
+            [
+                lag
+                for r in ok
+                for lag, sent in zip(r.echo_lag_steady_ms, r.echo_steady_sent_at, strict=True)
+                if sent >= all_connected_at
+            ]
+        )
+    return summary
 
 
 def dead_air_summary(gaps: list[float]) -> dict[str, float | int]:
@@ -730,4 +757,6 @@ def dead_air_summary(gaps: list[float]) -> dict[str, float | int]:
 def report_dict(report: CallReport) -> dict[str, Any]:
     data = asdict(report)
     data["echo_lag_ms"] = _percentiles(report.echo_lag_ms)
+    data["echo_lag_steady_ms"] = _percentiles(report.echo_lag_steady_ms)
+    del data["echo_steady_sent_at"]
     return data

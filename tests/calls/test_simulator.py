@@ -19,7 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from websockets.asyncio.server import serve
 
-from calls.audio import FRAME_SAMPLES, TELEPHONE_RATE, ulaw_decode, ulaw_encode
+from calls.audio import FRAME_MS, FRAME_SAMPLES, TELEPHONE_RATE, ulaw_decode, ulaw_encode
 from calls.simulator import Account, WavError, load_wav, run_call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +202,8 @@ async def _call_scripted_agent(agent, caller: np.ndarray, **options):  # type: i
                 auth_token="token",
                 status_callback=False,
             )
-            return await run_call(account, caller, echo=False, trailing_ms=600, **options)
+            options.setdefault("echo", False)
+            return await run_call(account, caller, trailing_ms=600, **options)
         finally:
             http.shutdown()
             http.server_close()
@@ -266,6 +267,44 @@ def test_the_simulator_hears_dead_air_between_agent_audio_only_while_the_caller_
     assert report.frames_received == 80
     assert len(report.dead_air_ms) == 1, report.dead_air_ms
     assert 250 <= report.dead_air_ms[0] < 1000, report.dead_air_ms
+
+
+def test_steady_echo_lag_leaves_out_the_frames_that_waited_for_the_stream_set_up():
+    """An echo agent that holds the first 15 caller frames (as a server authorising the
+    stream would) and then echoes each frame as it comes: those frames waited at least the
+    280 ms the paced caller took to send the rest, and only the lag of frames sent after
+    the first echo arrived is steady."""
+    held = 15
+
+    async def agent(ws) -> None:  # type: ignore[no-untyped-def]
+        waiting: list[str] = []
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["event"] != "media":
+                continue
+            echo = json.dumps(
+                {
+                    "event": "media",
+                    "streamSid": message["streamSid"],
+                    "media": {"payload": message["media"]["payload"]},
+                }
+            )
+            waiting.append(echo)
+            if int(message["media"]["chunk"]) >= held:
+                for frame in waiting:
+                    await ws.send(frame)
+                waiting.clear()
+
+    caller = np.zeros(TELEPHONE_RATE, dtype=np.int16)
+    report = asyncio.run(_call_scripted_agent(agent, caller, echo=True))
+    assert report.error is None, report.error
+    assert report.frames_lost == 0
+    steady = report.echo_lag_steady_ms
+    before = len(report.echo_lag_ms) - len(steady)
+    assert before >= held
+    assert steady == report.echo_lag_ms[before:]
+    assert len(steady) > 0
+    assert report.echo_lag_ms[0] >= (held - 1) * FRAME_MS
 
 
 @pytest.mark.parametrize(
