@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -80,6 +81,12 @@ SERVERS = {
 }  # fmt: skip
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (taskset execs the server: same pid)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ceiling(name: str) -> int:
     port = _free_port()
     argv = [sys.executable, *(a.replace("{port}", str(port)) for a in SERVERS[name])]
@@ -91,9 +98,14 @@ def _ceiling(name: str) -> int:
         base = _load(port, 1)
         best = 0
         for n in STEPS[1:]:
+            cpu_s, started = _cpu_seconds(server.pid), time.monotonic()
             added = _load(port, n) - base
+            share = (_cpu_seconds(server.pid) - cpu_s) / (time.monotonic() - started)
             ok = added < LAG_BUDGET_MS
-            print(f"  bare {name} N={n}: added p99 {added:.1f} ms -> {'pass' if ok else 'FAIL'}")
+            print(
+                f"  bare {name} N={n}: added p99 {added:.1f} ms, server CPU {share:.0%} of its "
+                f"core over the step (ramp and tail included) -> {'pass' if ok else 'FAIL'}"
+            )
             if not ok:
                 break
             best = n
