@@ -736,9 +736,9 @@ def summarise(
     if all_connected_at is not None:
         summary["echo_lag_all_connected_ms"] = _percentiles(
             [
-                lag
+                value
                 for r in ok
-                for lag, sent in zip(r.echo_lag_steady_ms, r.echo_steady_sent_at, strict=True)
+                for value, sent in zip(r.echo_lag_steady_ms, r.echo_steady_sent_at, strict=True)
                 if sent >= all_connected_at
             ]
         )
