@@ -20,7 +20,15 @@ from django.core.management import CommandError, call_command
 from websockets.asyncio.server import serve
 
 from calls.audio import FRAME_MS, FRAME_SAMPLES, TELEPHONE_RATE, ulaw_decode, ulaw_encode
-from calls.simulator import Account, WavError, load_wav, run_call
+from calls.simulator import (
+    Account,
+    CallReport,
+    WavError,
+    load_wav,
+    report_dict,
+    run_call,
+    summarise,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -306,6 +314,25 @@ def test_steady_echo_lag_leaves_out_the_frames_that_waited_for_the_stream_set_up
     assert steady == report.echo_lag_ms[before:]
     assert len(steady) > 0
     assert report.echo_lag_ms[0] >= (held - 1) * FRAME_MS / 2
+
+
+def test_the_summary_judges_lag_from_when_all_calls_were_connected():
+    """Frames sent before ``all_connected_at`` (other calls still arriving) are left out of
+    ``echo_lag_all_connected_ms``; failed calls count nowhere."""
+    early, late, failed = (
+        CallReport(call_sid="CA1"),
+        CallReport(call_sid="CA2"),
+        CallReport(call_sid="CA3", error="ConnectionRefusedError"),
+    )
+    early.echo_lag_steady_ms, early.echo_steady_sent_at = [90.0, 2.0], [10.0, 12.0]
+    late.echo_lag_steady_ms, late.echo_steady_sent_at = [4.0] * 10, [11.0 + k for k in range(10)]
+    failed.echo_lag_steady_ms, failed.echo_steady_sent_at = [500.0], [20.0]
+    summary = summarise([early, late, failed], all_connected_at=11.0)
+    assert summary["echo_lag_all_connected_ms"]["p99"] == pytest.approx(4.0)
+    assert summary["echo_lag_steady_ms"]["p99"] > 4.0  # the early 90 ms frame counts there
+    assert "echo_lag_all_connected_ms" not in summarise([early])
+    assert "echo_steady_sent_at" not in report_dict(early)
+    assert report_dict(early)["echo_lag_steady_ms"]["p50"] == pytest.approx(46.0)
 
 
 @pytest.mark.parametrize(
