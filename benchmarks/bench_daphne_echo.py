@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from benchmarks.bench_telephony import (
     SERVER_CPU,
     _free_port,
     _pinned,
+    _process_cpu_s,
     _wait_http,
 )
 
@@ -81,12 +81,6 @@ SERVERS = {
 }  # fmt: skip
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (taskset execs the server: same pid)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _ceiling(name: str) -> int:
     port = _free_port()
     argv = [sys.executable, *(a.replace("{port}", str(port)) for a in SERVERS[name])]
@@ -98,9 +92,9 @@ def _ceiling(name: str) -> int:
         base = _load(port, 1)
         best = 0
         for n in STEPS[1:]:
-            cpu_s, started = _cpu_seconds(server.pid), time.monotonic()
+            cpu_s, started = _process_cpu_s(server.pid), time.monotonic()
             added = _load(port, n) - base
-            share = (_cpu_seconds(server.pid) - cpu_s) / (time.monotonic() - started)
+            share = (_process_cpu_s(server.pid) - cpu_s) / (time.monotonic() - started)
             ok = added < LAG_BUDGET_MS
             print(
                 f"  bare {name} N={n}: added p99 {added:.1f} ms, server CPU {share:.0%} of its "

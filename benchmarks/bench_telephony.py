@@ -65,6 +65,13 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _process_cpu_s(pid: int) -> float:
+    """CPU seconds a process and its reaped children have used (utime, stime, cutime,
+    cstime); OSError once it is gone. taskset execs the pinned server: same pid."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -206,7 +213,7 @@ def _measure(name: str, start: Any) -> dict[str, Any]:
             base = results[1]
             lag = r.get("echo_lag_all_connected_ms", {}).get("p99")
             base_lag = base.get("echo_lag_all_connected_ms", {}).get("p99") or 0.0
-            ramp_lag = r.get("echo_lag_steady_ms", {}).get("p99")
+            with_ramp = r.get("echo_lag_steady_ms", {}).get("p99")
             r["added_p99_ms"] = None if lag is None else round(lag - base_lag, 2)
             # Loss as a share of frames: calls last longer at larger N (they arrive over
             # N / ARRIVALS_PER_S seconds), so counts are not comparable.
@@ -220,7 +227,7 @@ def _measure(name: str, start: Any) -> dict[str, Any]:
             )
             print(
                 f"  {name} N={n:4d}: p99 lag {lag} ms (added {r['added_p99_ms']}; with the "
-                f"ramp {ramp_lag}), lost "
+                f"ramp {with_ramp}), lost "
                 f"{r.get('frames_lost')}/{r.get('frames_sent')}, failed {r.get('failed')}, slip "
                 f"{r.get('max_send_slip_ms')} ms -> {'pass' if r['passed'] else 'FAIL'}",
                 flush=True,

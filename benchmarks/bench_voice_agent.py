@@ -33,6 +33,7 @@ on both sides, as the caller hears it, from the simulator (``CallReport.dead_air
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -47,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.bench_telephony import _process_cpu_s
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -120,11 +123,8 @@ def _cpu_seconds() -> tuple[float, float]:
     busy = (sum(fields[:8]) - fields[3] - fields[4]) / tick  # all but idle and iowait
     own = sum(os.times()[:4])
     for pid in SERVER_PIDS:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        own += sum(int(v) for v in stat[11:15]) / tick  # utime stime cutime cstime
+        with contextlib.suppress(OSError):
+            own += _process_cpu_s(pid)
     return busy, own
 
 
