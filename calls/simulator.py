@@ -499,9 +499,10 @@ async def _stream(
                     if steady_from is None:
                         steady_from = len(sent_at)
                     if index < len(sent_at):
-                        report.echo_lag_ms.append((now - sent_at[index]) * 1000)
+                        lag_ms = (now - sent_at[index]) * 1000
+                        report.echo_lag_ms.append(lag_ms)
                         if index >= steady_from:
-                            report.echo_lag_steady_ms.append((now - sent_at[index]) * 1000)
+                            report.echo_lag_steady_ms.append(lag_ms)
                             report.echo_steady_sent_at.append(sent_at[index])
                     loud = np.sqrt(np.mean(ulaw_decode(payload).astype(np.float64) ** 2))
                     end = timing.get("speech_end")
