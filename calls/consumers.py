@@ -69,8 +69,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         # goes through database_sync_to_async, which closes old connections in its own
         # thread. That hop was a third of an echo call's CPU (docs/adr/0004).
         if message["type"] == "websocket.receive":
-            text = message.get("text")
-            await self.receive(text, None if text is not None else message.get("bytes"))
+            await self.websocket_receive(message)
         else:
             await super().dispatch(message)
 
