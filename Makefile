@@ -5,13 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install migrate seed run test test-fast lint format bench clean screenshots
+.PHONY: install system-packages migrate seed run test test-fast lint format bench clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt scripts/install.sh
-	PYTHON=$(PYTHON) bash scripts/install.sh
-	touch $(STAMP)
+	@PYTHON=$(PYTHON) bash scripts/install.sh
+	@touch $(STAMP)
 
-install: $(STAMP)
+# Debian packages first (installed when root; otherwise the apt-get line to run), then .venv.
+install: system-packages $(STAMP)
+
+system-packages:
+	@bash scripts/install-system.sh
 
 migrate: install
 	@if [ -n "$$DATABASE_URL" ]; then $(PY) manage.py db_bootstrap; fi
