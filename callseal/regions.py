@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from callseal.at_rest import SECRETS_DIR_SETTING, SecretsDirError, secrets_dir_for
+
 REGION_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 _HTTP_SCHEMES = {"http", "https"}
@@ -85,15 +87,25 @@ def parse_region_names(raw: str) -> list[str]:
 
 
 def load_regions(
-    environ: Mapping[str, str] | None = None, *, var_dir: Path, embedded: bool
+    environ: Mapping[str, str] | None = None,
+    *,
+    var_dir: Path,
+    embedded: bool,
+    secrets_dir: Path | None = None,
 ) -> dict[str, Region]:
     """Build the REGIONS mapping; raise RegionConfigError naming the bad setting.
 
-    In embedded mode every value has a default under ``var_dir``; otherwise each region's
-    database URL must be given explicitly, because guessing a production database is how
-    data ends up in the wrong jurisdiction.
+    In embedded mode every value has a default under ``var_dir`` (master keys: under
+    ``secrets_dir``, default ``callseal.at_rest.secrets_dir_for(var_dir)``); otherwise each
+    region's database URL must be given explicitly, because guessing a production database
+    is how data ends up in the wrong jurisdiction.
     """
     env = os.environ if environ is None else environ
+    if secrets_dir is None:
+        try:
+            secrets_dir = secrets_dir_for(var_dir, env)
+        except SecretsDirError as exc:
+            raise RegionConfigError(SECRETS_DIR_SETTING, str(exc).split(": ", 1)[1]) from exc
     names = parse_region_names(env.get("CALLSEAL_REGIONS", "us,eu"))
     regions: dict[str, Region] = {}
     for index, name in enumerate(names):
@@ -131,9 +143,9 @@ def load_regions(
             raise RegionConfigError(server_setting, f"{llm_server!r} is not one of {LLM_SERVERS}")
 
         key_setting = _env_name(name, "KEY_REF")
-        key_ref = env.get(key_setting, "") or f"file:{var_dir / 'keys' / name}"
-        if not re.match(r"^(file|kms):.+", key_ref):
-            raise RegionConfigError(key_setting, f"{key_ref!r} must start with file: or kms:")
+        key_ref = env.get(key_setting, "") or f"file:{secrets_dir / 'keys' / name}"
+        if not re.match(r"^(file|env|kms):.+", key_ref):
+            raise RegionConfigError(key_setting, f"{key_ref!r} must start with file:, env: or kms:")
 
         regions[name] = Region(
             name=name,

@@ -8,7 +8,6 @@ Two modes, chosen by whether DATABASE_URL is set:
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -17,6 +16,14 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from callseal.at_rest import (
+    SecretsDirError,
+    legacy_secrets_move,
+    private_dir,
+    private_file_create,
+    private_file_tighten,
+    secrets_dir_for,
+)
 from callseal.regions import RegionConfigError, load_regions
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +40,13 @@ def _setting(name: str, cast: Any, default: Any) -> Any:
 
 
 VAR_DIR = Path(_setting("CALLSEAL_VAR_DIR", str, str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Secrets live outside the data directory, both 0700 (callseal/at_rest.py, docs/adr/0012).
+try:
+    SECRETS_DIR = secrets_dir_for(VAR_DIR)
+except SecretsDirError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+private_dir(VAR_DIR)
+private_dir(SECRETS_DIR)
 
 DEBUG = _setting("DJANGO_DEBUG", bool, False)
 
@@ -44,15 +57,18 @@ def _secret_key() -> str:
         if len(configured) < 32:
             raise ImproperlyConfigured("DJANGO_SECRET_KEY: must be at least 32 characters")
         return configured
-    # Embedded mode: a per-checkout key kept out of the repository.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(50))
+    # Embedded mode: a per-checkout key kept out of the repository and the data directory.
+    path = SECRETS_DIR / "secret_key"
+    private_file_create(path, secrets.token_urlsafe(50).encode())
+    private_file_tighten(path)
     return path.read_text().strip()
 
 
+# Installs of earlier versions kept these secrets in var/: moved once, with a message.
+try:
+    legacy_secrets_move(var_dir=VAR_DIR, secrets_dir=SECRETS_DIR)
+except SecretsDirError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = _setting("DJANGO_ALLOWED_HOSTS", list, ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = _setting("DJANGO_CSRF_TRUSTED_ORIGINS", list, [])
@@ -63,7 +79,7 @@ PUBLIC_BASE_URL = _setting("CALLSEAL_PUBLIC_BASE_URL", str, "http://127.0.0.1:80
 DATABASE_URL = env.str("DATABASE_URL", default="")
 EMBEDDED = not DATABASE_URL
 try:
-    REGIONS = load_regions(var_dir=VAR_DIR, embedded=EMBEDDED)
+    REGIONS = load_regions(var_dir=VAR_DIR, embedded=EMBEDDED, secrets_dir=SECRETS_DIR)
 except RegionConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 
@@ -88,6 +104,8 @@ def _database(url: str, setting: str, *, alias: str, regional: bool) -> dict[str
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # Database files created 0600 (and older ones tightened): callseal/db/backends/sqlite3.
+        config["ENGINE"] = "callseal.db.backends.sqlite3"
         # IMMEDIATE: a transaction that reads then writes (select_for_update is a no-op
         # here) would otherwise fail at once with "database is locked" under concurrency.
         config["OPTIONS"] = {
@@ -223,6 +241,8 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Security ------------------------------------------------------------------------------
 _HTTPS = PUBLIC_BASE_URL.startswith("https://")
+# Sessions are stored under a digest of their key: a copy of the database replays none.
+SESSION_ENGINE = "callseal.tenancy.sessions"
 SESSION_COOKIE_SECURE = _setting("DJANGO_SECURE_COOKIES", bool, _HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True

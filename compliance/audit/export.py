@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from callseal.at_rest import private_dir
 from callseal.ledger import checkpoint as notes
 from callseal.ledger.models import Checkpoint, Event
 from callseal.ledger.signing import checkpoint_create, log_origin, public_keys, signing_key
@@ -143,7 +144,7 @@ def bundle_export(
     key_name, private = signing_key(tenant)
     public = notes.raw_public_key(private)
     contiguous = audit_filter.contiguous
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)  # exports hold decrypted data: 0700 (docs/adr/0012)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".audit-export-") as scratch:
         root = Path(scratch)
         digests: dict[str, str] = {}

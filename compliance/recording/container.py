@@ -22,6 +22,7 @@ from typing import BinaryIO, Self
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from callseal.at_rest import FILE_MODE, private_dir
 from compliance.recording.format import (
     DEFAULT_CHUNK_SIZE,
     FORMAT_VERSION,
@@ -106,13 +107,13 @@ class RecordingWriter:
         final = recording_path(
             storage_root=storage_root, tenant_id=tenant_id, recording_id=recording_id
         )
-        final.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(final.parent)  # 0700 folders, 0600 files: docs/adr/0012
         partial = final.with_name(final.name.removesuffix(SUFFIX) + PARTIAL_SUFFIX)
         # "x": a recording id is written once; a second writer would reuse no nonce (the key
         # is fresh) but would clobber evidence.
         if final.exists():
             raise FileExistsError(final)
-        file = partial.open("xb")
+        file = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb")
         writer = cls(file=file, header=header, data_key=data_key)
         writer._paths = (partial, final)
         return writer

@@ -1,4 +1,5 @@
-"""Create the demo tenants, users and numbers (idempotent) and print the logins."""
+"""Create the demo tenants, users and numbers (idempotent) and print the logins' usernames
+and where their password is kept (settings.SECRETS_DIR, never printed)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db import transaction
 
 from calls.models import PhoneNumber
 from calls.services import phone_number_configure
+from callseal.at_rest import private_file_create, private_file_write
 from callseal.tenancy.models import Role, Tenant
 from callseal.tenancy.services import membership_grant, tenant_create, user_create
 
@@ -26,33 +28,28 @@ DEMO_ROLES = [("admin", Role.ADMIN), ("compliance", Role.COMPLIANCE_OFFICER)]
 
 
 def demo_twilio_account(slug: str) -> tuple[str, str]:
-    """(account SID, auth token) of a demo tenant's stand-in Twilio account, kept under var/
-    so that the call simulator can sign requests as Twilio would."""
-    path = Path(settings.VAR_DIR) / f"demo-twilio-{slug}"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"AC{secrets.token_hex(16)} {secrets.token_hex(16)}\n")
+    """(account SID, auth token) of a demo tenant's stand-in Twilio account, kept in the
+    secrets directory so that the call simulator can sign requests as Twilio would."""
+    path = Path(settings.SECRETS_DIR) / f"demo-twilio-{slug}"
+    private_file_create(path, f"AC{secrets.token_hex(16)} {secrets.token_hex(16)}\n".encode())
     account_sid, auth_token = path.read_text().split()
     return account_sid, auth_token
 
 
 def demo_credentials_path() -> Path:
-    return Path(settings.VAR_DIR) / "demo-credentials.txt"
+    return Path(settings.SECRETS_DIR) / "demo-credentials.txt"
 
 
 def _demo_password() -> str:
-    """One password for every demo login: $CALLSEAL_DEMO_PASSWORD, else kept under var/."""
+    """One password for every demo login: $CALLSEAL_DEMO_PASSWORD, else generated once into
+    the secrets directory."""
     configured = os.environ.get("CALLSEAL_DEMO_PASSWORD", "")
     if configured:
         if len(configured) < 12:
             raise CommandError("CALLSEAL_DEMO_PASSWORD: must be at least 12 characters")
         return configured
-    path = Path(settings.VAR_DIR) / "demo-password"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(12))
+    path = Path(settings.SECRETS_DIR) / "demo-password"
+    private_file_create(path, secrets.token_urlsafe(12).encode())
     return path.read_text().strip()
 
 
@@ -67,7 +64,8 @@ class Command(BaseCommand):
             )
         password = _demo_password()
         user_model = get_user_model()
-        lines = []
+        lines: list[str] = []
+        usernames: list[str] = []
         with transaction.atomic(using="default"):
             for slug, name, region, number, consent in DEMO_TENANTS:
                 tenant = Tenant.objects.filter(slug=slug).first() or tenant_create(
@@ -94,11 +92,13 @@ class Command(BaseCommand):
                         user.set_password(password)
                         user.save(update_fields=["password"])
                     membership_grant(tenant=tenant, user=user, role=role)
+                    usernames.append(username)
                     lines.append(
                         f"{username:<22} {password}   {role.label} of {slug} "
                         f"(region {region}, number {number})"
                     )
-        demo_credentials_path().write_text("\n".join(lines) + "\n")
-        self.stdout.write("Demo logins (username, password):")
-        for line in lines:
-            self.stdout.write("  " + line)
+        # The password goes to a 0600 file, never to the output (make run's log).
+        private_file_write(demo_credentials_path(), ("\n".join(lines) + "\n").encode())
+        self.stdout.write(
+            f"Demo logins: {', '.join(usernames)}; their password is in {demo_credentials_path()}"
+        )
