@@ -19,16 +19,24 @@ system-packages:
 
 migrate: install
 	@if [ -n "$$DATABASE_URL" ]; then $(PY) manage.py db_bootstrap; fi
-	$(PY) manage.py migrate_all
+	@$(PY) manage.py migrate_all
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_demo
 
+# The first screen: what starts, the URL, where the logins are (never the password), where
+# the chatty LLM servers log. Then every process's own lines, prefixed by honcho.
 run: seed
 	@echo
-	@echo "Callseal console: http://127.0.0.1:$${CALLSEAL_PORT:-8000}/  (logins above; also in var/demo-credentials.txt)"
+	@echo "Starting Callseal (honcho, Procfile): the web console and Twilio webhooks (daphne),"
+	@echo "a Celery worker per region (restarted if it dies) and beat, and per region the speech"
+	@echo "service (ASR/TTS) and the LLM server. Calls are answered once the models have loaded."
 	@echo
-	$(VENV)/bin/honcho start -f Procfile
+	@echo "  Console:  http://127.0.0.1:$${CALLSEAL_PORT:-8000}/"
+	@echo "  Logins:   the usernames above; the password is in the credentials file named there"
+	@echo "  LLM logs: $${CALLSEAL_VAR_DIR:-var}/log/llm-<region>.log"
+	@echo
+	@$(VENV)/bin/honcho start -f Procfile
 
 test: install
 	$(PY) -m pytest

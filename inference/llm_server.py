@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from callseal.at_rest import FILE_MODE, private_dir
 from inference import assets
-from inference.config import env_int, region_config
+from inference.config import env_int, region_config, var_dir
 
 
 def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[str]:
@@ -55,7 +57,27 @@ def llm_server_env(environ: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k not in {"HOST", "PORT"}}
 
 
+def llm_log_path(region: str) -> Path | None:
+    """Where the server's output goes: ``INFERENCE_LLM_LOG`` (``-``: this process's own
+    output), by default ``<var>/log/llm-<region>.log``. llama.cpp prints its whole model
+    dump while loading, which would fill the first screen of ``make run``."""
+    configured = os.environ.get("INFERENCE_LLM_LOG", "")
+    if configured == "-":
+        return None
+    return Path(configured) if configured else var_dir() / "log" / f"llm-{region}.log"
+
+
 def exec_llm_server(*, region: str, host: str | None, port: int | None) -> None:
-    """Replace this process with the server, so signals from honcho reach it directly."""
+    """Replace this process with the server, so signals from honcho reach it directly; its
+    output goes to the region's log file, announced in one line."""
     argv = llm_server_argv(region=region, host=host, port=port)
+    log = llm_log_path(region)
+    if log is not None:
+        private_dir(log.parent)
+        address = f"{argv[argv.index('--host') + 1]}:{argv[argv.index('--port') + 1]}"
+        print(f"llm-{region}: llama.cpp server on {address}, its output in {log}", flush=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        os.dup2(fd, sys.stdout.fileno())
+        os.dup2(fd, sys.stderr.fileno())
+        os.close(fd)
     os.execve(argv[0], argv, llm_server_env(dict(os.environ)))  # noqa: S606 - fixed argv

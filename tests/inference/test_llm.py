@@ -323,3 +323,38 @@ def test_the_region_settings_name_the_servers_the_client_knows():
     from inference import llm
 
     assert regions.LLM_SERVERS == llm.LLM_SERVERS
+
+
+def test_llm_command_prints_one_line_and_sends_the_model_dump_to_its_log(tmp_path):
+    """`python -m inference llm` (make run's llm-<region> line): one line on the console,
+    llama.cpp's loading output in var/log/llm-<region>.log (issue 21, quiet first screen)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "INFERENCE_LLM_LOG"}
+    env["CALLSEAL_VAR_DIR"] = str(tmp_path / "var")
+    console = tmp_path / "console.txt"
+    with console.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "inference", "llm", "--region", "us", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    log = tmp_path / "var" / "log" / "llm-us.log"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"no server: {console.read_text()} {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert (
+        console.read_text()
+        == f"llm-us: llama.cpp server on 127.0.0.1:{port}, its output in {log}\n"
+    )
+    assert "llama_model_loader" in log.read_text()
