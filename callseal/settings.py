@@ -275,13 +275,18 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+    if CELERY_BROKER_URL.startswith("filesystem://"):
+        # Kombu's filesystem transport with atomic writes and a quarantine for unreadable
+        # messages (callseal/broker.py); every folder under var/celery, none in the cwd.
+        CELERY_BROKER_TRANSPORT = "callseal.broker:Transport"
     _celery_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed"):
-        (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
+    for _sub in ("queue", "processed", "control", "quarantine"):
+        private_dir(_celery_dir / _sub)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = _setting("CELERY_TASK_ALWAYS_EAGER", bool, False)

@@ -20,6 +20,11 @@ def _check_command(argv: list[str]) -> None:
         return
     if argv[0] == "env":
         argv = [a for a in argv[1:] if "=" not in a]
+    if argv[1:3] == ["-m", "callseal.supervise"]:
+        # python -m callseal.supervise NAME -- COMMAND: the wrapper, then its command.
+        assert argv[4] == "--"
+        _check_command(argv[5:])
+        return
     exe = Path(argv[0]).name
     if exe == "daphne":
         assert argv[-1] == "callseal.asgi:application"
@@ -112,3 +117,15 @@ def test_procfile_runs_web_beat_and_a_worker_per_region():
     for command in entries.values():
         argv = shlex.split(command.replace("${CALLSEAL_PORT:-8000}", "8000"))
         _check_command(argv)
+
+
+def test_procfile_restarts_workers_and_beat_instead_of_letting_honcho_stop_everything():
+    """Issue 22 finding 10: a crashing worker must not stop web and media (honcho ends every
+    process when one exits), so workers and beat run under callseal.supervise."""
+    entries = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    supervised = {name for name, command in entries.items() if "-m callseal.supervise " in command}
+    assert supervised == {"beat", *(f"worker-{region}" for region in settings.REGIONS)}
+    for name in supervised:
+        assert shlex.split(entries[name])[1:5] == ["-m", "callseal.supervise", name, "--"]

@@ -142,7 +142,6 @@ def start_worker(django_db_setup: None, tmp_path: Path) -> Iterator[Callable[...
         command = [sys.executable, "-m", "celery", "-A", "callseal", "worker", "-Q", queue]
         command += ["-P", "solo", "--without-mingle", "--without-gossip", "-l", "info"]
         with log.open("wb") as out:
-            # From tmp_path: the filesystem transport keeps its exchange tables in ./control.
             processes.append(
                 subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=out)
             )
