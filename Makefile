@@ -63,4 +63,4 @@ bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var var-secrets .pytest_cache .mypy_cache .ruff_cache
