@@ -5,11 +5,13 @@ would take the web and media processes, and every live call, with it (issue 22 f
 The Procfile runs each worker through this wrapper instead: when the command exits for any
 reason it is started again after a backoff (1 s, doubling to 30 s; back to 1 s once it has
 run for a minute), with one log line per exit. SIGTERM / SIGINT / SIGHUP are passed on to
-the command, and the wrapper then exits with the command's status (docs/adr/0012).
+the command, and the wrapper then exits with the command's status; the command gets SIGTERM
+if the wrapper itself is killed (docs/adr/0012).
 """
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -21,6 +23,14 @@ FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 HEALTHY_AFTER_S = 60.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_supervisor() -> None:
+    """Run in the child before exec: SIGTERM it when the wrapper dies, even of SIGKILL
+    (Linux), so a killed wrapper never leaves a worker running unsupervised."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def next_backoff(previous: float, *, ran_s: float) -> float:
@@ -58,7 +68,9 @@ class Supervisor:
         backoff = FIRST_BACKOFF_S / 2
         while not self.stopping.is_set():
             started = time.monotonic()
-            self.child = subprocess.Popen(self.command)  # noqa: S603 - the Procfile's command
+            self.child = subprocess.Popen(  # noqa: S603 - the Procfile's command
+                self.command, preexec_fn=_end_with_supervisor
+            )
             _say(self.name, f"started (pid {self.child.pid})")
             status = self.child.wait()
             if self.stopping.is_set():

@@ -220,3 +220,23 @@ def test_finding10_a_worker_killed_with_sigkill_is_restarted(worker, tmp_path):
     _wait_for(lambda: _sizes(tenant) == [4], log=log)
     supervisor.terminate()
     assert supervisor.wait(timeout=30) == 0
+
+
+def test_finding10_a_killed_supervisor_takes_its_command_with_it(tmp_path):
+    log = tmp_path / "supervise.log"
+    command = [sys.executable, "-c", "import time; time.sleep(600)"]
+    with log.open("wb") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "callseal.supervise", "sleeper", "--", *command],
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        _wait_for(lambda: "supervise: sleeper started" in log.read_text(), log=log)
+        (child,) = re.findall(r"started \(pid (\d+)\)", log.read_text())
+        supervisor.kill()
+        supervisor.wait(timeout=30)
+        _wait_for(lambda: not Path(f"/proc/{child}").exists(), log=log, timeout=30)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
