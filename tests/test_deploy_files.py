@@ -129,3 +129,15 @@ def test_procfile_restarts_workers_and_beat_instead_of_letting_honcho_stop_every
     assert supervised == {"beat", *(f"worker-{region}" for region in settings.REGIONS)}
     for name in supervised:
         assert shlex.split(entries[name])[1:5] == ["-m", "callseal.supervise", name, "--"]
+
+
+def test_compose_gives_every_container_the_same_master_keys_from_the_environment():
+    """Issue 22 finding 8: no key files inside containers (each would have its own)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = compose["services"]["web"]["environment"]
+    for region in settings.REGIONS:
+        variable = f"CALLSEAL_MASTER_KEY_{region.upper()}"
+        assert environment[f"REGION_{region.upper()}_KEY_REF"] == f"env:{variable}"
+        assert environment[variable].startswith(f"${{{variable}:?")
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "CALLSEAL_SECRETS_DIR=/var/lib/callseal-secrets" in dockerfile
