@@ -31,6 +31,9 @@ class CallSummary(RegionalModel):
     agent_version = models.PositiveIntegerField(null=True, blank=True)
     caller_turns = models.PositiveIntegerField(default=0)
     agent_turns = models.PositiveIntegerField(default=0)
+    # Agent turns that answered the caller (``turn.agent`` of a kind outside
+    # analytics.projections.NOT_ANSWERS: not the greeting, consent, hold or apology).
+    agent_answers = models.PositiveIntegerField(default=0)
     escalated = models.BooleanField(default=False)
     fallbacks = models.PositiveIntegerField(default=0)
     # Voice-to-voice latency of the call's turns (ms): count, sum and max.

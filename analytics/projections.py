@@ -1,12 +1,14 @@
 """Dashboard read models (analytics/models.py) as a projection of each call's stream.
 
 Applied inline by the services that append call events (``analytics_project``, in their
-transaction) and caught up per region by the ``analytics.catch_up_region`` beat task, which
-covers events appended by code that does not call it (the AI pipeline's turns, tool calls,
-hops). ``CallSummary.ledger_version`` is the last stream version applied: an event seen
-again changes nothing, and an event that arrives after a gap (its predecessors were
-appended by code that did not project them) first reads and applies the missing ones, so
-counters move exactly once and outcomes are decided on the whole call.
+transaction: calls.services and the AI pipeline's recorder, agents.voice.records) and caught
+up per region by the ``analytics.catch_up_region`` beat task, which covers events appended
+by code that does not call it. ``CallSummary.ledger_version`` is the last stream version
+applied: an event seen again changes nothing, and an event that arrives after a gap (its
+predecessors were appended by code that did not project them) first reads and applies the
+missing ones, so counters move exactly once. An outcome is decided at the call's end and
+reconsidered when a later event changes it (the AI recorder's last events may follow
+Twilio's ``completed``), so live figures equal a replay's.
 
 The AI pipeline's event types are handled by name (``turn.caller``, ``turn.latency``,
 ``turn.underrun``, …),
@@ -63,6 +65,15 @@ PAYMENT = ("payment.paused", "payment.resumed")
 CALL_STREAM_TYPES = LIFECYCLE + AI + SUPERVISION + CONSENT + PAYMENT
 TRANSCRIPT_TYPES = ("turn.caller", "turn.agent")
 ESCALATION_TYPES = ("call.escalated", "call.escalation_requested")
+# What the agent says without answering the caller (agents.events.TurnAgent.kind): a call
+# whose only agent turns are these was not handled by the AI.
+NOT_ANSWERS = frozenset(
+    {"greeting", "consent", "hold", "apology", "escalation", "goodbye", "payment"}
+)
+# Events that can change a call's outcome when they reach the ledger after its end (the
+# AI pipeline's recorder appends off the audio path, so its last events may follow
+# Twilio's ``completed`` callback).
+OUTCOME_TYPES = ("turn.agent", "agent.fallback", *ESCALATION_TYPES)
 
 
 def call_id_of(event: RecordedEvent) -> uuid.UUID | None:
@@ -153,6 +164,8 @@ class CallAnalyticsProjection(Projection):
             summary.caller_turns += 1
         elif event.type == "turn.agent":
             summary.agent_turns += 1
+            if str(data.get("kind", "")) not in NOT_ANSWERS:
+                summary.agent_answers += 1
         elif event.type in ESCALATION_TYPES:
             summary.escalated = True
         elif event.type == "agent.fallback":
@@ -167,6 +180,8 @@ class CallAnalyticsProjection(Projection):
             _underrun(summary, event)
         elif event.type == "call.ended":
             _end(summary, event)
+        if event.type in OUTCOME_TYPES:
+            _reconsider(summary)
         self._publish(summary, event)
         return summary
 
@@ -246,11 +261,13 @@ def _underrun(summary: CallSummary, event: RecordedEvent) -> None:
 
 
 def outcome_of(summary: CallSummary, status: str) -> str:
-    """Escalated if anyone escalated it; contained if the agent answered and the call
-    completed; otherwise abandoned (busy, no answer, failed, or no agent reply)."""
-    if summary.escalated:
+    """Escalated if anyone escalated it or the agent fell back (a fallback is an apology
+    and a hand-over to a human); contained only if the agent answered the caller (a turn
+    that is not a fixed prompt, see NOT_ANSWERS) and the call completed; otherwise
+    abandoned (busy, no answer, failed, or the caller left before any answer)."""
+    if summary.escalated or summary.fallbacks:
         return Outcome.ESCALATED
-    if summary.agent_turns and status == "completed":
+    if summary.agent_answers and status == "completed":
         return Outcome.CONTAINED
     return Outcome.ABANDONED
 
@@ -264,6 +281,18 @@ def _end(summary: CallSummary, event: RecordedEvent) -> None:
     summary.duration_ms = max(0, int((ended - summary.started_at).total_seconds() * 1000))
     summary.outcome = outcome_of(summary, event.data["status"])
     _bump_hour(summary.started_at, **{summary.outcome: 1})
+
+
+def _reconsider(summary: CallSummary) -> None:
+    """An ended call whose outcome an event appended after its end changes: move it from
+    one hourly counter to the other, so the figures equal a replay of the whole stream."""
+    if summary.ended_at is None:
+        return
+    outcome = outcome_of(summary, summary.end_status)
+    if outcome == summary.outcome:
+        return
+    _bump_hour(summary.started_at, **{summary.outcome: -1, outcome: 1})
+    summary.outcome = outcome
 
 
 def _bump_hour(started: datetime, **counts: int) -> None:

@@ -15,6 +15,7 @@ from agents import events as ev
 from agents.models import AgentConfig, AgentConfigVersion
 from agents.projections import EscalationQueueProjection
 from agents.spec import AgentSpec
+from analytics.projections import analytics_project
 from calls.events import call_stream
 from calls.services import call_events
 from callseal.crypto.services import subject_ref_for
@@ -86,7 +87,7 @@ def agent_call_setup(
                 subject_ref=subject, data_class=DataClass.RAW_TRANSCRIPTS, call_id=call_id
             )
             if resumed_version is None:
-                ledger_append(
+                recorded = ledger_append(
                     stream_id=call_stream(call_id),
                     events=[
                         ev.CallAgentAssigned(
@@ -95,6 +96,7 @@ def agent_call_setup(
                     ],
                     actor=ACTOR,
                 )
+                analytics_project(recorded)
         consent = consent_from_events(call_events(call_id=call_id))
     return CallSetup(
         tenant=tenant,
@@ -110,8 +112,10 @@ def agent_call_setup(
 def agent_events_append(
     *, tenant: TenantRef, call_id: uuid.UUID, events: Sequence[object], subject: str | None
 ) -> None:
-    """Append the agent's events to the call's stream; ``call.escalated`` also updates the
-    escalation queue read model in the same transaction."""
+    """Append the agent's events to the call's stream and project them in the same
+    transaction: the escalation queue (``call.escalated``) and the console's call summary,
+    latency samples and live pushes (analytics), so the dashboard, the call page and the
+    test-call page show a turn as soon as it is recorded, not at the next catch-up."""
     alias = region_alias(tenant.region)
     with tenant_context(tenant), store.writing(alias), transaction.atomic(using=alias):
         recorded = ledger_append(
@@ -123,3 +127,4 @@ def agent_events_append(
         for record in recorded:
             if record.type in projection.types:
                 projection.apply(record)
+        analytics_project(recorded)
