@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from agents.catalog import ASR_MODELS, LANGUAGES, LLM_MODELS, TOOLS, VOICES
+from agents.catalog import LANGUAGES, LLM_MODELS, TOOLS, RegionOffer
 from agents.spec import END_OF_SPEECH_MS, LIMITS, MAX_CALL_SECONDS, AgentSpec, KnowledgeEntry
 
 
@@ -18,11 +18,12 @@ class AgentForm(forms.Form):
         max_length=LIMITS["greeting"],
         help_text="The first words the caller hears.",
     )
-    language = forms.ChoiceField(choices=sorted(LANGUAGES.items()))
-    voice = forms.ChoiceField(choices=[(v.name, v.description) for v in VOICES.values()])
-    asr_model = forms.ChoiceField(
-        label="Speech recognition", choices=[(m.name, m.description) for m in ASR_MODELS.values()]
+    # Choices come from the tenant's region (catalog.region_offer), set in __init__.
+    language = forms.ChoiceField(
+        help_text="Only languages this region has a voice and speech recognition for."
     )
+    voice = forms.ChoiceField()
+    asr_model = forms.ChoiceField(label="Speech recognition")
     llm_model = forms.ChoiceField(label="Language model", choices=sorted(LLM_MODELS.items()))
     end_of_speech_ms = forms.IntegerField(
         label="End-of-speech silence (ms)",
@@ -47,6 +48,38 @@ class AgentForm(forms.Form):
         help_text="One entry per line: question | answer",
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    def __init__(self, *args: Any, offer: RegionOffer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.offer = offer
+        choices = {
+            "language": [(c, LANGUAGES[c]) for c in offer.languages],
+            "voice": [(v.name, v.description) for v in offer.voices],
+            "asr_model": [(m.name, m.description) for m in offer.asr_models],
+        }
+        for name, options in choices.items():
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = options
+        # The untouched form must be one the region accepts: its first language, with a
+        # voice speaking it and the fastest model understanding it.
+        language = offer.default_language
+        if language is not None and "language" not in self.initial:
+            voice, asr = offer.voice_for(language), offer.asr_for(language)
+            self.initial.update(
+                language=language,
+                voice=voice.name if voice else None,
+                asr_model=asr.name if asr else None,
+            )
+
+    def clean(self) -> dict[str, Any] | None:
+        if not self.offer.languages:
+            raise forms.ValidationError(
+                f"Region {self.offer.region} has no voice with speech recognition for the "
+                "same language installed, so no agent can run there yet (see "
+                "docs/adr/0005-inference-service.md for the model packages and directories)."
+            )
+        return super().clean()
 
     def clean_knowledge(self) -> tuple[KnowledgeEntry, ...]:
         entries = []

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import transaction
 
+from agents.catalog import region_offer
 from agents.events import AgentConfigured
 from agents.models import AgentConfig
 from agents.projections import AgentConfigProjection
@@ -47,9 +48,10 @@ def _record(
 
 
 def agent_create(*, actor: Membership, spec: AgentSpec) -> AgentConfig:
-    """Create an agent at version 1. Raises AgentSpecError, PermissionDenied."""
+    """Create an agent at version 1. Raises AgentSpecError (also for a language, voice
+    or ASR model the tenant's region does not serve), PermissionDenied."""
     require(actor, Perm.MANAGE_AGENTS)
-    agent_spec_validate(spec)
+    agent_spec_validate(spec, offer=region_offer(current_tenant().region))
     return _record(actor=actor, agent_id=uuid.uuid4(), spec=spec, expected_version=0)
 
 
@@ -60,5 +62,5 @@ def agent_update(
     (someone else saved in between), so no edit is silently overwritten."""
     require(actor, Perm.MANAGE_AGENTS)
     agent = tenant_object_get(AgentConfig, id=agent_id)
-    agent_spec_validate(spec)
+    agent_spec_validate(spec, offer=region_offer(current_tenant().region))
     return _record(actor=actor, agent_id=agent.id, spec=spec, expected_version=expected_version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agents.catalog import ASR_MODELS, LANGUAGES, LLM_MODELS, TOOLS, VOICES
+from agents.catalog import ASR_MODELS, LANGUAGES, LLM_MODELS, TOOLS, VOICES, RegionOffer
 
 LIMITS = {
     "name": 80,
@@ -79,30 +79,49 @@ def _bounded(
         errors.setdefault(key, []).append(f"must be a whole number from {low} to {high}.")
 
 
-def agent_spec_validate(spec: AgentSpec) -> AgentSpec:
-    """Return ``spec`` if every field holds; else raise AgentSpecError naming each field."""
-    errors: dict[str, list[str]] = {}
-    _text(errors, "name", spec.name, required=True)
-    _text(errors, "system_prompt", spec.system_prompt, required=True)
-    _text(errors, "greeting", spec.greeting, required=True)
+def _speech(errors: dict[str, list[str]], spec: AgentSpec, offer: RegionOffer | None) -> None:
+    """Language, voice and ASR model: known, agreeing, and (with ``offer``) served."""
     if spec.language not in LANGUAGES:
         errors.setdefault("language", []).append(f"must be one of {', '.join(sorted(LANGUAGES))}.")
-    asr = ASR_MODELS.get(spec.asr_model)
+    elif offer is not None and spec.language not in offer.languages:
+        served = ", ".join(LANGUAGES[code] for code in offer.languages) or "none"
+        errors.setdefault("language", []).append(
+            f"region {offer.region} has no voice and speech recognition for "
+            f"{LANGUAGES[spec.language]} (it serves: {served})."
+        )
+    asr_models = {m.name: m for m in offer.asr_models} if offer is not None else ASR_MODELS
+    asr = asr_models.get(spec.asr_model)
     if asr is None:
         errors.setdefault("asr_model", []).append(
-            f"must be one of {', '.join(sorted(ASR_MODELS))}."
+            f"must be one of {', '.join(sorted(asr_models)) or 'none (none installed)'}."
         )
     elif spec.language in LANGUAGES and spec.language not in asr.languages:
+        fits = [m.name for m in asr_models.values() if spec.language in m.languages]
+        hint = f"; choose {' or '.join(fits)}" if fits else ""
         errors.setdefault("asr_model", []).append(
-            f"{asr.name} does not understand {LANGUAGES[spec.language]}; choose base."
+            f"{asr.name} does not understand {LANGUAGES[spec.language]}{hint}."
         )
-    voice = VOICES.get(spec.voice)
+    voices = {v.name: v for v in offer.voices} if offer is not None else VOICES
+    voice = voices.get(spec.voice)
     if voice is None:
-        errors.setdefault("voice", []).append(f"must be one of {', '.join(sorted(VOICES))}.")
+        errors.setdefault("voice", []).append(
+            f"must be one of {', '.join(sorted(voices)) or 'none (none installed)'}."
+        )
     elif spec.language in LANGUAGES and voice.language != spec.language:
         errors.setdefault("voice", []).append(
             f"{voice.name} speaks {LANGUAGES[voice.language]}, not {LANGUAGES[spec.language]}."
         )
+
+
+def agent_spec_validate(spec: AgentSpec, *, offer: RegionOffer | None = None) -> AgentSpec:
+    """Return ``spec`` if every field holds; else raise AgentSpecError naming each field.
+    With ``offer`` (catalog.region_offer), the language, voice and ASR model must also be
+    ones the tenant's region serves."""
+    errors: dict[str, list[str]] = {}
+    _text(errors, "name", spec.name, required=True)
+    _text(errors, "system_prompt", spec.system_prompt, required=True)
+    _text(errors, "greeting", spec.greeting, required=True)
+    _speech(errors, spec, offer)
     if spec.llm_model not in LLM_MODELS:
         errors.setdefault("llm_model", []).append(
             f"must be one of {', '.join(sorted(LLM_MODELS))}."

