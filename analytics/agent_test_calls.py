@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +31,16 @@ from django.db import transaction
 
 from agents.selectors import agent_get
 from analytics.events import AgentTestCallFinished, AgentTestCallRequested, agent_test_call_stream
-from analytics.models import AgentTestCall, AgentTestCallStatus
-from calls.models import PhoneNumber
+from analytics.models import AgentTestCall, AgentTestCallStatus, CallSummary
+from analytics.selectors import CallVoiceToVoice, call_voice_to_voice
+from calls.models import TERMINAL_STATUSES, Call, CallStatus, PhoneNumber
+from calls.selectors import call_get_by_sid
 from callseal.ledger import store
 from callseal.ledger.events import RecordedEvent
 from callseal.ledger.projections import Projection, register_projection
 from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import TenantRef, current_tenant, tenant_context
-from callseal.tenancy.models import Membership
+from callseal.tenancy.models import Membership, Tenant
 from callseal.tenancy.permissions import Perm, require
 
 CALLER_SENTENCES = (
@@ -172,7 +176,9 @@ REPLY_WAIT_S = 9.0
 LISTEN_FIRST_S = 20.0
 
 
-def test_caller_script(greeting: str, caller_text: str) -> tuple[Any, list[tuple[int, str]]]:
+def test_caller_script(
+    greeting: str, caller_text: str, announcement: str
+) -> tuple[Any, list[tuple[int, str]]]:
     """What the test caller does once it hears the greeting (``LISTEN_FIRST_S``): waits
     out the greeting and the recording announcement, presses 1 (yes to recording, by
     keypad so that it never depends on ASR), waits for the acknowledgement, says its
@@ -183,8 +189,7 @@ def test_caller_script(greeting: str, caller_text: str) -> tuple[Any, list[tuple
     from calls.simulator import DTMF_TONE_MS, with_keypad
     from compliance.consent import Requirement, announcement_text
 
-    announcement = announcement_text(settings.CALLSEAL_CONSENT_ANNOUNCEMENT, Requirement.EXPLICIT)
-    spoken = f"{greeting} {announcement}"
+    spoken = f"{greeting} {announcement_text(announcement, Requirement.EXPLICIT)}"
     key_ms = round((len(spoken) / GREETING_CHARS_PER_S + GREETING_MARGIN_S) * 1000)
     sentence_ms = key_ms + DTMF_TONE_MS + 3500  # "Thank you. How can I help you today?"
 
@@ -201,6 +206,7 @@ def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url:
     """Place the call and record its result (never raises: a failure is a result)."""
     from calls import services
     from calls.simulator import Account, run_call
+    from compliance.policies import consent_announcement_base
 
     with tenant_context(tenant):
         test_call = AgentTestCall.objects.get(tenant_id=tenant.id, id=test_call_id)
@@ -219,7 +225,9 @@ def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url:
                 audio = speak(test_call.caller_text)
             else:
                 greeting = str(agent_get(agent_id=test_call.agent_id).spec.get("greeting", ""))
-                audio, keys = test_caller_script(greeting, test_call.caller_text)
+                tenant_row = Tenant.objects.get(id=tenant.id)
+                announcement = consent_announcement_base(dict(tenant_row.policies or {}))
+                audio, keys = test_caller_script(greeting, test_call.caller_text, announcement)
             result = asyncio.run(
                 run_call(
                     account,
@@ -259,6 +267,70 @@ def agent_test_call_get(*, test_call_id: uuid.UUID) -> AgentTestCall:
     from callseal.tenancy.selectors import tenant_object_get
 
     return tenant_object_get(AgentTestCall, id=test_call_id)
+
+
+class AgentTestCallState(StrEnum):
+    """Where a test call stands, as its page says it (agent_test_call_view)."""
+
+    QUEUED = "queued"  # requested; the call has not reached the voice webhook yet
+    RINGING = "ringing"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"  # the call completed and the test caller's run succeeded
+    FELL_BACK = "fell_back"  # the agent apologised and handed over (agent.fallback)
+    FAILED = "failed"  # the run failed, or the call ended busy/unanswered/failed
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTestCallView:
+    run: AgentTestCall
+    call: Call | None
+    state: AgentTestCallState
+    v2v: CallVoiceToVoice
+    fallbacks: int
+    done: bool  # nothing on the page changes any more: it stops following the call
+
+
+def _state(run: AgentTestCall, call: Call | None, fallbacks: int) -> AgentTestCallState:
+    run_over = run.status in (AgentTestCallStatus.FINISHED, AgentTestCallStatus.FAILED)
+    if call is None:
+        return AgentTestCallState.FAILED if run_over else AgentTestCallState.QUEUED
+    if fallbacks:
+        return AgentTestCallState.FELL_BACK
+    if call.status == CallStatus.RINGING:
+        return AgentTestCallState.RINGING
+    if call.status not in TERMINAL_STATUSES:
+        return AgentTestCallState.IN_PROGRESS
+    if call.status == CallStatus.COMPLETED and run.status != AgentTestCallStatus.FAILED:
+        return AgentTestCallState.COMPLETED
+    return AgentTestCallState.FAILED
+
+
+def agent_test_call_view(*, test_call_id: uuid.UUID) -> AgentTestCallView:
+    """A test call as its page shows it: the run, the call it placed (once the webhook
+    has seen it), an honest state, and the call's voice-to-voice by the same definition
+    as the call page (analytics.selectors.call_voice_to_voice). Tenant-scoped: another
+    tenant's test call is not found."""
+    run = agent_test_call_get(test_call_id=test_call_id)
+    call = call_get_by_sid(call_sid=run.twilio_call_sid)
+    fallbacks = 0
+    if call is not None:
+        summary = CallSummary.objects.filter(tenant_id=run.tenant_id, call_id=call.id).first()
+        fallbacks = summary.fallbacks if summary is not None else 0
+    run_over = run.status in (AgentTestCallStatus.FINISHED, AgentTestCallStatus.FAILED)
+    return AgentTestCallView(
+        run=run,
+        call=call,
+        state=_state(run, call, fallbacks),
+        v2v=call_voice_to_voice(call_id=call.id)
+        if call is not None
+        else CallVoiceToVoice(0, None, None),
+        fallbacks=fallbacks,
+        done=run_over and (call is None or call.status in TERMINAL_STATUSES),
+    )
 
 
 def agent_test_calls_recent(*, agent_id: uuid.UUID, limit: int = 5) -> list[AgentTestCall]:

@@ -133,6 +133,27 @@ def latency_by_minute(*, minutes: int = 60, now: datetime | None = None) -> dict
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class CallVoiceToVoice:
+    """A call's voice-to-voice latency: from the end of the caller's speech to the agent's
+    first audio frame sent, per reply (``turn.latency``, measured by the call's pipeline)."""
+
+    turns: int
+    avg_ms: int | None
+    max_ms: int | None
+
+
+def call_voice_to_voice(*, call_id: Any) -> CallVoiceToVoice:
+    """The one definition of a call's voice-to-voice, shown by the call page and the
+    test-call page alike: the mean and the worst over its timed replies."""
+    summary = CallSummary.objects.filter(tenant_id=current_tenant().id, call_id=call_id).first()
+    if summary is None or not summary.v2v_count:
+        return CallVoiceToVoice(turns=0, avg_ms=None, max_ms=None)
+    return CallVoiceToVoice(
+        turns=summary.v2v_count, avg_ms=summary.v2v_avg_ms, max_ms=summary.v2v_max_ms
+    )
+
+
 def summaries_for(call_ids: list[Any]) -> dict[Any, CallSummary]:
     return {
         s.call_id: s

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.selectors import agent_list
-from analytics.selectors import summaries_for
+from analytics.selectors import call_voice_to_voice, summaries_for
 from calls import listing, numbers, selectors, supervision
 from calls.models import TERMINAL_STATUSES
 from calls.timeline import call_record
@@ -93,6 +93,7 @@ def call_detail(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     context = {
         "call": call,
         "summary": summaries_for([call.id]).get(call.id),
+        "v2v": call_voice_to_voice(call_id=call.id),
         "record": call_record(call_id=call.id),
         "recordings": _recordings(request, call.id),
         "live": call.status not in TERMINAL_STATUSES,

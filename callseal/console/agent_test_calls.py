@@ -14,9 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.selectors import agent_get
-from analytics.agent_test_calls import agent_test_call_get, agent_test_call_start
-from analytics.models import AgentTestCallStatus
-from calls.selectors import call_get_by_sid
+from analytics.agent_test_calls import agent_test_call_start, agent_test_call_view
 from calls.timeline import call_record
 from callseal.tenancy.permissions import Perm, require
 
@@ -38,16 +36,17 @@ def test_call_create(request: HttpRequest, agent_id: uuid.UUID) -> HttpResponse:
 
 def _context(request: HttpRequest, agent_id: uuid.UUID, test_call_id: uuid.UUID) -> dict[str, Any]:
     require(request.membership, Perm.VIEW_AGENTS)  # type: ignore[attr-defined]
-    run = agent_test_call_get(test_call_id=test_call_id)
-    if run.agent_id != agent_id:
+    view = agent_test_call_view(test_call_id=test_call_id)
+    if view.run.agent_id != agent_id:
         raise Http404("no such test call of this agent")
-    call = call_get_by_sid(call_sid=run.twilio_call_sid)
     return {
-        "run": run,
-        "agent": agent_get(agent_id=run.agent_id),
-        "call": call,
-        "record": call_record(call_id=call.id) if call is not None else None,
-        "done": run.status in (AgentTestCallStatus.FINISHED, AgentTestCallStatus.FAILED),
+        "view": view,
+        "run": view.run,
+        "agent": agent_get(agent_id=view.run.agent_id),
+        "call": view.call,
+        "record": call_record(call_id=view.call.id) if view.call is not None else None,
+        "v2v": view.v2v,
+        "done": view.done,
         "pipeline": settings.CALLSEAL_CALL_PIPELINE,
         "echo": settings.CALLSEAL_CALL_PIPELINE.endswith(".EchoPipeline"),
     }
