@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from django import forms
 
-from callseal.tenancy.services import CONSENT_MODES, MAX_RETENTION_DAYS
+from callseal.tenancy.services import CONSENT_MODES, MAX_ANNOUNCEMENT_CHARS, MAX_RETENTION_DAYS
 from compliance.models import DataClass, HoldScope
 
+# What each mode does (compliance.consent.consent_requirement). A region that requires
+# explicit consent (CALLSEAL_EXPLICIT_CONSENT_REGIONS) asks every caller whatever the mode.
 CONSENT_LABELS = {
-    "jurisdiction": "By the caller's jurisdiction (US two-party states ask)",
-    "one_party": "One-party: the announcement suffices",
-    "all_party": "All-party: always ask for a yes",
-    "explicit": "Explicit: always ask for a yes",
+    "jurisdiction": (
+        "By the caller's jurisdiction: callers from US one-party states hear the notice and "
+        "may opt out; callers from the twelve all-party states (CA, FL, IL, …) and callers "
+        "from outside the US or with a withheld number are asked for a yes"
+    ),
+    "one_party": (
+        "One-party: every caller hears the notice and is recorded unless they say "
+        "stop recording or press 9; nobody is asked for a yes"
+    ),
+    "all_party": (
+        "All-party: every caller is asked to say yes or press 1 before recording, wherever "
+        "they call from, as the strictest US wiretap laws require; evidence cites all_party"
+    ),
+    "explicit": (
+        "Explicit: every caller gives a clear affirmative yes (the GDPR's standard for "
+        "consent); silence or no answer is a refusal; evidence cites explicit"
+    ),
 }
 
 
@@ -19,6 +34,17 @@ class ConsentPolicyForm(forms.Form):
     consent_mode = forms.ChoiceField(
         choices=[(m, CONSENT_LABELS.get(m, m)) for m in sorted(CONSENT_MODES)],
         label="Consent mode",
+        widget=forms.RadioSelect,
+    )
+    consent_announcement = forms.CharField(
+        label="Recording announcement",
+        required=False,
+        max_length=MAX_ANNOUNCEMENT_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=(
+            f"What callers hear first, at most {MAX_ANNOUNCEMENT_CHARS} characters; how to "
+            "answer or opt out is added after it. Empty: the deployment's default text."
+        ),
     )
 
 

@@ -25,6 +25,8 @@ from compliance.forms import (
 from compliance.holds import legal_hold_place, legal_hold_release, legal_holds_list
 from compliance.models import ErasureStatus
 from compliance.policies import (
+    consent_announcement_base,
+    consent_announcement_versions,
     consent_policy_update,
     retention_policy_update,
     tenant_policies_get,
@@ -57,12 +59,17 @@ def overview(request: HttpRequest) -> HttpResponse:
 def consent_policy(request: HttpRequest) -> HttpResponse:
     actor = _membership(request)
     policies = tenant_policies_get(actor=actor)
-    form = ConsentPolicyForm(request.POST or None, initial=policies)
+    initial = {**policies, "consent_announcement": consent_announcement_base(policies)}
+    form = ConsentPolicyForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                consent_policy_update(actor=actor, consent_mode=form.cleaned_data["consent_mode"])
+                consent_policy_update(
+                    actor=actor,
+                    consent_mode=form.cleaned_data["consent_mode"],
+                    announcement=form.cleaned_data["consent_announcement"],
+                )
             except ValidationError as exc:
                 _failed(form, exc)
             else:
@@ -72,6 +79,8 @@ def consent_policy(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "policies": policies,
+        "announcement": consent_announcement_base(policies),
+        "announcement_versions": consent_announcement_versions(policies),
         "can_edit": _can(request, Perm.MANAGE_COMPLIANCE),
     }
     return render(request, "compliance/consent.html", context, status=status)

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents import events as ev
+from agents.catalog import service_voice
 from agents.metrics import FALLBACKS, observe_turn, observe_underruns
 from agents.pipeline.sentences import SentenceChunker
 from agents.pipeline.turns import TurnConfig, TurnDetector, TurnEnded, TurnStarted
@@ -71,13 +72,13 @@ from compliance.consent import (
 from compliance.consent_intent import carries_request, parse_consent_intent
 from compliance.events import PaymentPausedEvent, PaymentResumedEvent
 from compliance.pci import PaymentCapture, PaymentProcessor, SecretDigits
+from compliance.policies import consent_announcement_base
 from inference.client import AsrStream, InferenceClient, InferenceError, TtsDone
 from inference.llm import LlmClient, LlmError, LlmServer, Message, Tool
 
 log = logging.getLogger(__name__)
 # VAD and PCM conversion for every call of the process; small steps, kept off the loop.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agent-vad")
-VOICES = {"joe-us": "en_US-joe-medium"}  # catalog name → the inference service's voice
 APOLOGY = "I'm sorry, I'm having trouble right now. Let me get a colleague to help you."
 HANDOVER = "Let me connect you with a colleague."
 GOODBYE = "Thank you for calling. Goodbye."
@@ -218,14 +219,14 @@ class AgentPipeline:
             resumed_version=resumed.agent_version if resumed else None,
         )
         spec = self.setup.spec
-        self.voice = VOICES.get(spec.voice, spec.voice)
+        self.voice = service_voice(spec.voice)
         self.endpoints = endpoints_for(
             home=self.info.region, policies=self.setup.policies, regions=settings.REGIONS
         )
         self.conversation = Conversation(system_prompt=spec.system_prompt)
         record = self.setup.consent
         self.announcement = announcement_text(
-            settings.CALLSEAL_CONSENT_ANNOUNCEMENT, record.requirement
+            consent_announcement_base(self.setup.policies), record.requirement
         )
         if self.gate is not None:
             self._consent = self.gate.consent_begin(

@@ -21,17 +21,34 @@ RETENTION_DATA_CLASSES = {
     "personal_fields",
 }
 MAX_RETENTION_DAYS = 36500
+# The tenant's own recording notice (compliance.consent.announcement_text adds how to
+# answer); empty: the deployment's CALLSEAL_CONSENT_ANNOUNCEMENT.
+MAX_ANNOUNCEMENT_CHARS = 300
 
 
 def tenant_policies_validate(policies: dict[str, Any], *, region: str) -> dict[str, Any]:
     """Check a tenant's policy document; unknown keys are refused rather than ignored."""
-    allowed = {"consent_mode", "inference_fallback_regions", "retention_days"}
+    allowed = {
+        "consent_mode",
+        "consent_announcement",
+        "inference_fallback_regions",
+        "retention_days",
+    }
     unknown = set(policies) - allowed
     if unknown:
         raise ValidationError(f"unknown policy keys: {', '.join(sorted(unknown))}")
     consent = policies.get("consent_mode", "jurisdiction")
     if consent not in CONSENT_MODES:
         raise ValidationError(f"consent_mode must be one of {', '.join(sorted(CONSENT_MODES))}")
+    announcement = policies.get("consent_announcement", "")
+    if not isinstance(announcement, str):
+        raise ValidationError("consent_announcement must be text")
+    announcement = " ".join(announcement.split())  # spoken: line breaks and runs mean nothing
+    if len(announcement) > MAX_ANNOUNCEMENT_CHARS:
+        raise ValidationError(
+            f"consent_announcement must be at most {MAX_ANNOUNCEMENT_CHARS} characters "
+            f"(it has {len(announcement)})"
+        )
     fallback = policies.get("inference_fallback_regions", [])
     if not isinstance(fallback, list) or any(r not in settings.REGIONS for r in fallback):
         raise ValidationError("inference_fallback_regions must list configured regions")
@@ -52,6 +69,7 @@ def tenant_policies_validate(policies: dict[str, Any], *, region: str) -> dict[s
         raise ValidationError(f"retention_days allows at most {MAX_RETENTION_DAYS} days")
     return {
         "consent_mode": consent,
+        "consent_announcement": announcement,
         "inference_fallback_regions": fallback,
         "retention_days": retention,
     }

@@ -74,6 +74,11 @@
         if (event.kind === "ended") {
           document.getElementById("call-status").textContent = "Ended (" + event.status + ", " + event.outcome + ")";
           say("This call has ended.");
+          // An ended call cannot be escalated or ended again: the controls go with it.
+          const controls = document.getElementById("supervisor-controls");
+          if (controls) controls.remove();
+          const ended = document.getElementById("supervisor-ended");
+          if (ended) ended.hidden = false;
         }
         if (event.kind === "escalated") say("Escalated: " + event.reason);
       }
