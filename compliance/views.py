@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require, role_allows
 from compliance.erasure import erasure_request_create, erasure_requests_list
 from compliance.forms import (
@@ -81,6 +83,7 @@ def consent_policy(request: HttpRequest) -> HttpResponse:
         "policies": policies,
         "announcement": consent_announcement_base(policies),
         "announcement_versions": consent_announcement_versions(policies),
+        "explicit_region": current_tenant().region in settings.CALLSEAL_EXPLICIT_CONSENT_REGIONS,
         "can_edit": _can(request, Perm.MANAGE_COMPLIANCE),
     }
     return render(request, "compliance/consent.html", context, status=status)
