@@ -294,17 +294,21 @@ class AgentTestCallView:
     done: bool  # nothing on the page changes any more: it stops following the call
 
 
-def _state(run: AgentTestCall, call: Call | None, fallbacks: int) -> AgentTestCallState:
-    run_over = run.status in (AgentTestCallStatus.FINISHED, AgentTestCallStatus.FAILED)
-    if call is None:
+def agent_test_call_state(
+    *, run_status: str, call_status: str | None, fallbacks: int
+) -> AgentTestCallState:
+    """The state a test call's page shows, from its run, its call (None: the webhook has
+    not seen it yet) and the agent's fallbacks on that call."""
+    run_over = run_status in (AgentTestCallStatus.FINISHED, AgentTestCallStatus.FAILED)
+    if call_status is None:
         return AgentTestCallState.FAILED if run_over else AgentTestCallState.QUEUED
     if fallbacks:
         return AgentTestCallState.FELL_BACK
-    if call.status == CallStatus.RINGING:
+    if call_status == CallStatus.RINGING:
         return AgentTestCallState.RINGING
-    if call.status not in TERMINAL_STATUSES:
+    if call_status not in TERMINAL_STATUSES:
         return AgentTestCallState.IN_PROGRESS
-    if call.status == CallStatus.COMPLETED and run.status != AgentTestCallStatus.FAILED:
+    if call_status == CallStatus.COMPLETED and run_status != AgentTestCallStatus.FAILED:
         return AgentTestCallState.COMPLETED
     return AgentTestCallState.FAILED
 
@@ -324,7 +328,11 @@ def agent_test_call_view(*, test_call_id: uuid.UUID) -> AgentTestCallView:
     return AgentTestCallView(
         run=run,
         call=call,
-        state=_state(run, call, fallbacks),
+        state=agent_test_call_state(
+            run_status=run.status,
+            call_status=call.status if call is not None else None,
+            fallbacks=fallbacks,
+        ),
         v2v=call_voice_to_voice(call_id=call.id)
         if call is not None
         else CallVoiceToVoice(0, None, None),

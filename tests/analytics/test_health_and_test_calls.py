@@ -84,3 +84,32 @@ def test_a_test_call_needs_an_attached_number_and_an_agent_manager(acme_us):
             agent_test_call_start(
                 actor=admin, agent_id=uuid.uuid4(), base_url="http://127.0.0.1:1/"
             )
+
+
+@pytest.mark.parametrize(
+    ("run_status", "call_status", "fallbacks", "state"),
+    [
+        ("queued", None, 0, "queued"),
+        ("queued", "ringing", 0, "ringing"),
+        ("queued", "in_progress", 0, "in_progress"),
+        ("finished", "in_progress", 0, "in_progress"),  # the run ends before Twilio's callback
+        ("queued", "in_progress", 1, "fell_back"),
+        ("finished", "completed", 1, "fell_back"),
+        ("queued", "completed", 0, "completed"),
+        ("finished", "completed", 0, "completed"),
+        ("failed", "completed", 0, "failed"),  # e.g. the test caller heard no reply
+        ("finished", "busy", 0, "failed"),
+        ("finished", "no_answer", 0, "failed"),
+        ("failed", None, 0, "failed"),  # the call never reached the webhook
+        ("finished", None, 0, "failed"),
+    ],
+)
+def test_a_test_calls_state_follows_its_call_not_only_its_run(
+    run_status, call_status, fallbacks, state
+):
+    from analytics.agent_test_calls import agent_test_call_state
+
+    assert (
+        agent_test_call_state(run_status=run_status, call_status=call_status, fallbacks=fallbacks)
+        == state
+    )

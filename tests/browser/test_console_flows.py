@@ -153,7 +153,7 @@ def test_admin_creates_an_agent_attaches_it_places_a_test_call_and_plays_the_rec
     page.locator("#transcript li.agent", has_text="Hello, this is the order desk.").wait_for(
         timeout=90_000
     )
-    page.locator("#test-call-status", has_text="Finished").wait_for(timeout=90_000)
+    page.locator("#test-call-status", has_text="Completed").wait_for(timeout=90_000)
     assert page.locator("#test-call-report").is_visible()
     screenshot(page, "test-call")
 
