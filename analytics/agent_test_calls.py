@@ -275,7 +275,7 @@ class AgentTestCallState(StrEnum):
     QUEUED = "queued"  # requested; the call has not reached the voice webhook yet
     RINGING = "ringing"
     IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"  # the call completed and the test caller's run succeeded
+    COMPLETED = "completed"  # the call completed and the test caller reported success
     FELL_BACK = "fell_back"  # the agent apologised and handed over (agent.fallback)
     FAILED = "failed"  # the run failed, or the call ended busy/unanswered/failed
 
@@ -306,7 +306,9 @@ def agent_test_call_state(
         return AgentTestCallState.FELL_BACK
     if call_status == CallStatus.RINGING:
         return AgentTestCallState.RINGING
-    if call_status not in TERMINAL_STATUSES:
+    if call_status not in TERMINAL_STATUSES or not run_over:
+        # The call is over but the test caller has not reported yet: a verdict now could
+        # flip to "failed" a moment later (e.g. it heard no reply).
         return AgentTestCallState.IN_PROGRESS
     if call_status == CallStatus.COMPLETED and run_status != AgentTestCallStatus.FAILED:
         return AgentTestCallState.COMPLETED

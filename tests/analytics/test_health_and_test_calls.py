@@ -95,9 +95,10 @@ def test_a_test_call_needs_an_attached_number_and_an_agent_manager(acme_us):
         ("finished", "in_progress", 0, "in_progress"),  # the run ends before Twilio's callback
         ("queued", "in_progress", 1, "fell_back"),
         ("finished", "completed", 1, "fell_back"),
-        ("queued", "completed", 0, "completed"),
+        ("queued", "completed", 0, "in_progress"),  # the test caller has not reported yet
         ("finished", "completed", 0, "completed"),
         ("failed", "completed", 0, "failed"),  # e.g. the test caller heard no reply
+        ("queued", "busy", 0, "in_progress"),
         ("finished", "busy", 0, "failed"),
         ("finished", "no_answer", 0, "failed"),
         ("failed", None, 0, "failed"),  # the call never reached the webhook
