@@ -193,3 +193,19 @@ def test_recording_plays_the_redacted_copy_and_records_the_reason(
         "supervisor",
     )
     assert client.get(src.replace("grant=", "grant=x")).status_code == 403
+
+
+def test_call_page_shows_the_calls_one_voice_to_voice(client, login_as, acme_us, us_number):
+    one, two = CallDriver(acme_us, us_number), CallDriver(acme_us, us_number)
+    one.turn("hi", "hi", "Hello.", 640)
+    two.turn("hi", "hi", "Hello.", 640)
+    two.turn("and?", "and?", "Yes.", 821)
+    login_as(acme_us, Role.ADMIN)
+    assert (
+        '<dd id="call-v2v">640 ms (1 reply)</dd>'
+        in client.get(f"/calls/{one.call_id}/").content.decode()
+    )
+    assert (
+        '<dd id="call-v2v">avg 730 ms, max 821 ms (2 replies)</dd>'
+        in client.get(f"/calls/{two.call_id}/").content.decode()
+    )
