@@ -393,3 +393,27 @@ def test_card_digits_typed_during_a_payment_appear_in_no_table_log_file_or_recor
     heard = _heard(caller_track)
     assert "pay" in heard, heard
     assert "bring my" in heard, heard  # the question after the payment
+
+
+def test_the_caller_hears_the_tenants_announcement_and_the_evidence_names_its_version(
+    line, storage, us_inference
+):
+    from callseal.tenancy.models import Role
+    from compliance.consent import Requirement, announcement_text, announcement_version
+    from compliance.policies import consent_policy_update
+
+    tenant, number = line
+    text = "Calls to Acme are recorded to train our staff."
+    officer = membership(user=UserFactory(), tenant=tenant, role=Role.COMPLIANCE_OFFICER)
+    with tenant_context(tenant):
+        consent_policy_update(actor=officer, consent_mode="jurisdiction", announcement=text)
+    report = _call(storage, us_inference, number, caller_audio((12.0, None)), caller=NEW_YORK)
+    _, events = _events(tenant, report.call_sid)
+    greeting = [e.data["text"] for e in _of(events, "turn.agent") if e.data["kind"] == "greeting"]
+    assert len(greeting) == 1
+    assert text in greeting[0]
+    assert settings.CALLSEAL_CONSENT_ANNOUNCEMENT not in greeting[0]
+    expected = announcement_version(announcement_text(text, Requirement.IMPLIED))
+    played = _of(events, "consent.announcement_played")
+    given = _of(events, "consent.given")
+    assert [e.data["announcement_version"] for e in played + given] == [expected, expected]
