@@ -49,8 +49,7 @@ def test_the_untouched_form_is_accepted_and_offers_no_language_the_region_lacks(
         "tiny.en",
     )
     data = {
-        name: form[name].value()
-        for name in ("language", "voice", "asr_model", "end_of_speech_ms")
+        name: form[name].value() for name in ("language", "voice", "asr_model", "end_of_speech_ms")
     }
     # A browser submits a select's first option when nothing is chosen.
     data["llm_model"] = form.fields["llm_model"].choices[0][0]
