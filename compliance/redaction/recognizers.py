@@ -15,11 +15,15 @@ from datetime import date
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from compliance.redaction.context import CALENDAR_DATE, DATE_TIME
+
 CREDIT_CARD = "CREDIT_CARD"
 US_SSN = "US_SSN"
 PHONE_NUMBER = "PHONE_NUMBER"
 ACCOUNT_NUMBER = "ACCOUNT_NUMBER"
 DATE_OF_BIRTH = "DATE_OF_BIRTH"
+CARD_SECURITY_CODE = "CARD_SECURITY_CODE"
+CALENDAR_SCORE = 0.6
 
 _CANDIDATE = re.compile(
     r"(?<![\w.+])\+?\d+(?:(?:[ \-./]|, | - )\(?\d+\)?)*(?![\w])|\(\d{3}\) ?\d{3}[ \-.]?\d{4}"
@@ -85,8 +89,15 @@ def cue_before(text: str, start: int) -> str | None:
         if word == "security":
             prev = words[k - 1] if k else ""
             return "ssn" if prev == "social" else "card_code"
-        if word in ("code", "cvv", "cvc", "expiry", "expiration", "expires", "pin"):
+        if word in ("cvv", "cvc", "cvv2", "csc", "cid"):
             return "card_code"
+        if word == "code":
+            prev = words[k - 1] if k else ""
+            return "card_code" if prev in ("security", "card", "verification") else "code"
+        if word == "pin":
+            return "code"
+        if word in ("expiry", "expiration", "expires", "exp"):
+            return "expiry"
         if word in CUES:
             return CUES[word]
     return "number" if weak_phone else None
@@ -98,7 +109,12 @@ def classify_number(text: str, start: int, end: int) -> Found | None:
     digits = re.sub(r"\D", "", raw)
     n = len(digits)
     cue = cue_before(text, start)
-    if cue in ("dob", "card_code"):
+    if cue in ("card_code", "code") and 3 <= n <= 4:
+        # "CVV 123" always; a bare "code"/"PIN" only once a card number was said before it.
+        if cue == "card_code" or _card_before(text, start):
+            return Found(CARD_SECURITY_CODE, start, end, 0.9 if cue == "card_code" else 0.7)
+        return None
+    if cue in ("dob", "card_code", "code", "expiry"):
         return None
     luhn = 13 <= n <= 19 and luhn_ok(digits)
     if cue == "card" and 13 <= n <= 19:
@@ -122,6 +138,12 @@ def classify_number(text: str, start: int, end: int) -> Found | None:
     if 6 <= n <= 20:
         return Found(ACCOUNT_NUMBER, start, end, 0.45)
     return None
+
+
+def _card_before(text: str, start: int) -> bool:
+    return any(
+        13 <= len(re.sub(r"\D", "", m.group())) <= 19 for m in _CANDIDATE.finditer(text[:start])
+    )
 
 
 def find_numbers(text: str) -> list[Found]:
@@ -177,9 +199,10 @@ def find_dates_of_birth(text: str) -> list[Found]:
 
 
 class SpokenNumberRecognizer(EntityRecognizer):
-    """Cards (Luhn-checked), SSNs, phone and account numbers in the normalised text."""
+    """Cards (Luhn-checked) and their security codes, SSNs, phone and account numbers in the
+    normalised text."""
 
-    ENTITIES = [CREDIT_CARD, US_SSN, PHONE_NUMBER, ACCOUNT_NUMBER]
+    ENTITIES = [CREDIT_CARD, CARD_SECURITY_CODE, US_SSN, PHONE_NUMBER, ACCOUNT_NUMBER]
 
     def __init__(self) -> None:
         super().__init__(supported_entities=self.ENTITIES, name="SpokenNumberRecognizer")
@@ -194,6 +217,27 @@ class SpokenNumberRecognizer(EntityRecognizer):
             RecognizerResult(f.entity, f.start, f.end, f.score)
             for f in find_numbers(text)
             if f.entity in entities
+        ]
+
+
+class CalendarDateRecognizer(EntityRecognizer):
+    """Calendar dates (a day and a month) that spaCy misses, such as "March the 5": they
+    are proposed as DATE_TIME, and `context.keep_in_context` keeps those tied to a person."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=[DATE_TIME], name="CalendarDateRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if DATE_TIME not in entities:
+            return []
+        return [
+            RecognizerResult(DATE_TIME, m.start(), m.end(), CALENDAR_SCORE)
+            for m in CALENDAR_DATE.finditer(text)
         ]
 
 
