@@ -127,7 +127,7 @@ def report(
     return our_ms, misses
 
 
-_ORDER = [*ENTITY_TYPES, "CARD_SECURITY_CODE", "PERSON", "STREET_ADDRESS", "POSTAL_CODE"]
+_ORDER = [*ENTITY_TYPES, "PERSON", "STREET_ADDRESS", "POSTAL_CODE"]
 
 
 def _type_order(t: str) -> tuple[int, str]:

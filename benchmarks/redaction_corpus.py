@@ -35,6 +35,13 @@ TEMPLATES: dict[str, list[str]] = {
         "the credit card number {} please",
         "debit card {}",
     ],
+    "CARD_SECURITY_CODE": [
+        "the security code is {}",
+        "CVV {}",
+        "and the CVC on the back is {}",
+        "security code {} please",
+        "the card verification code is {}",
+    ],
     "US_SSN": [
         "my social security number is {}",
         "my social is {}",
@@ -244,6 +251,8 @@ def _value(fake: Faker, speaker: Speaker, entity: str) -> str:
         number = fake.credit_card_number(card_type=kind)
         groups = [4, 6, 5] if len(number) == 15 else [4] * (len(number) // 4)
         return speaker.digits(number, groups)
+    if entity == "CARD_SECURITY_CODE":
+        return speaker.digits(f"{rng.randint(0, 9999 if rng.random() < 0.2 else 999):03d}")
     if entity == "US_SSN":
         return speaker.digits(fake.ssn().replace("-", ""), [3, 2, 4])
     if entity == "PHONE_NUMBER":

@@ -5,8 +5,8 @@ Each line is a caller turn as ASR would write it; personal data is marked `[TYPE
 place, so the labels sit where a reader sees them. Lines without a marker are clean: the
 redactor must leave them exactly as they are (time words, prices, quantities, menu options,
 products and places that belong to nobody). Types beyond the generated corpus's: PERSON
-(names, spelled letter by letter included), STREET_ADDRESS, POSTAL_CODE, IBAN_CODE,
-CARD_SECURITY_CODE and DATE_TIME (a date tied to the person, e.g. their appointment).
+(names, spelled letter by letter included), STREET_ADDRESS, POSTAL_CODE, IBAN_CODE and
+DATE_TIME (a date tied to the person, e.g. their appointment).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from compliance.redaction.numbers import (
 
 _UNIT_RE = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*|\d+")
 CONNECTORS = {"dash": "-", "hyphen": "-", "slash": "/"}
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d", "-"))
 EMAIL_JOINERS = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-", "period": "."}
 TLDS = {
     "com", "net", "org", "edu", "gov", "io", "co", "us", "uk", "de", "fr", "info", "biz",
@@ -50,7 +51,7 @@ class Unit:
     start: int  # span in the original text
     end: int
     kind: str  # "word", "digits", "ordinal" (a day next to a month), "gap"
-    exact: bool = True  # text == original[start:end]
+    exact: bool = True  # text maps character by character onto original[start:end]
     spelled: bool = False  # letters spelled out one by one, or a single letter
 
     @property
@@ -90,13 +91,19 @@ def _cut(text: str) -> list[Unit]:
     pos = 0
     for m in _UNIT_RE.finditer(text):
         if m.start() > pos:
-            units.append(Unit(text[pos : m.start()], pos, m.start(), "gap"))
+            units.append(_gap(text, pos, m.start()))
         kind = "digits" if m.group().isdigit() else "word"
         units.append(Unit(m.group(), m.start(), m.end(), kind, spelled=len(m.group()) == 1))
         pos = m.end()
     if pos < len(text):
-        units.append(Unit(text[pos:], pos, len(text), "gap"))
+        units.append(_gap(text, pos, len(text)))
     return units
+
+
+def _gap(text: str, start: int, end: int) -> Unit:
+    # ASR and editors write digit groups with any dash (en dash, minus, non-breaking
+    # hyphen): one "-" for all, character for character, so the offset map stays exact.
+    return Unit(text[start:end].translate(_DASHES), start, end, "gap")
 
 
 def _merged(units: list[Unit], text: str, kind: str, *, spelled: bool = False) -> Unit:

@@ -129,6 +129,10 @@ def classify_number(text: str, start: int, end: int) -> Found | None:
         return Found(ACCOUNT_NUMBER, start, end, 0.9)
     if luhn:
         return Found(CREDIT_CARD, start, end, 0.9)
+    if cue is None and 15 <= n <= 19 and digits[0] in "3456" and not raw.isdigit():
+        # Written in groups like a card, with a card's length and leading digit: a card with
+        # one digit misheard (the checksum fails). An ungrouped run stays an account number.
+        return Found(CREDIT_CARD, start, end, 0.6)
     if re.fullmatch(r"\d{3}-\d{2}-\d{4}", raw) and ssn_valid(digits):
         return Found(US_SSN, start, end, 0.85)
     if nanp_valid(digits) or raw.startswith("+"):
