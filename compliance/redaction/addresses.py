@@ -6,8 +6,9 @@ house number and a street type, in the order each country says it: "221B Baker S
 name), "Hauptstraße 5" / "Berliner Straße 5" (name with its type, then the number). Spoken
 numbers are digits by now ("seventeen rue de rivoli" reads "17 rue de rivoli"). A street
 name without a number ("the store on Oxford Street") is a place, not someone's address.
-Postcodes: the UK and Canadian shapes anywhere (nothing else looks like them), five digits
-only right after a street address or a postcode cue.
+A capitalised town right after the street and a comma belongs to the address. Postcodes: the
+UK and Canadian shapes anywhere (nothing else looks like them), five digits only right after
+a street address or a postcode cue.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ _POSTCODE_CUE = re.compile(
     re.IGNORECASE,
 )
 _AFTER_STREET = re.compile(r",?\s+(\d{5})\b")
+# The town after a street address ("3 Church Lane, Little Snoring"), which spaCy often misses.
+_TOWN_AFTER_STREET = re.compile(
+    r",\s+(?!(?:Yes|No|Yeah|Thanks|Please|And|But|So|Okay|OK|I)\b)"
+    r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}\b"
+)
 
 
 def find_addresses(text: str) -> list[tuple[str, int, int]]:
@@ -75,7 +81,8 @@ def find_addresses(text: str) -> list[tuple[str, int, int]]:
 
     for pattern in _STREETS:
         for m in pattern.finditer(text):
-            add(STREET_ADDRESS, m.start(), m.end())
+            town = _TOWN_AFTER_STREET.match(text, m.end())
+            add(STREET_ADDRESS, m.start(), town.end() if town else m.end())
     for _, _, end in list(found):
         after = _AFTER_STREET.match(text, end)
         if after:

@@ -72,6 +72,8 @@ def test_a_place_is_personal_where_the_caller_lives_or_in_an_address():
             ("STREET_ADDRESS", "Hauptstraße 5"), ("POSTAL_CODE", "10115"),
         ]),
         ("flat 3, 12 Acacia Avenue", [("STREET_ADDRESS", "flat 3, 12 Acacia Avenue")]),
+        ("3 Church Lane, Little Snoring", [("STREET_ADDRESS", "3 Church Lane, Little Snoring")]),
+        ("5 Main Street, Thanks", [("STREET_ADDRESS", "5 Main Street")]),
         ("zip code is 90210", [("POSTAL_CODE", "90210")]),
         ("I walked 3 blocks down Main Street", []),
         ("we waited 20 minutes on the road", []),
