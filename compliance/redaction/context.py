@@ -50,6 +50,7 @@ DATE_CUES = _words(
     "operation procedure visit consultation admitted discharged born birthday birth "
     "hearing"
 )
+BIRTH_CUES = _words("born birth birthday dob birthdate")
 PLACE_CUES = _words(
     "live lives living lived reside resides residing resident address moved home born postcode"
 )
@@ -81,9 +82,11 @@ def keep_in_context(text: str, results: Sequence[S]) -> list[S]:
 
 def personal_date(text: str, start: int, end: int, anchors: Sequence[Span] = ()) -> bool:
     span = text[start:end]
+    year = _YEAR.search(span)
+    if year and BIRTH_CUES.intersection(_words_before(text, start)):
+        return True  # "born in 1982": a birth year is part of a date of birth
     if not CALENDAR_DATE.search(span):
         return False
-    year = _YEAR.search(span)
     if year and int(year.group()) <= datetime.now(tz=UTC).year - BIRTH_YEARS_AGO:
         return True
     if DATE_CUES.intersection(_words_before(text, start)):

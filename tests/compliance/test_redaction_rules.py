@@ -38,6 +38,8 @@ def test_spelled_words_are_the_letters_said_one_by_one():
         ("it's the 5 of May 1970", "5 of May 1970", True),  # a full date this old: a birth
         ("my appointment is on March the 5", "March the 5", True),
         ("I'm booked in for the 3 of June", "3 of June", True),
+        ("I was born in 1982", "1982", True),
+        ("we moved here in 2005", "2005", False),
     ],
 )
 def test_a_date_is_personal_only_as_a_calendar_date_tied_to_the_person(text, date, personal):
