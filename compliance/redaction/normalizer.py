@@ -190,8 +190,12 @@ def _run_digits(run: list[Unit]) -> str:
     return "".join(parts)
 
 
+def _letter(unit: Unit) -> bool:
+    return unit.kind == "word" and len(unit.text) == 1
+
+
 def _spelled_runs(units: list[Unit]) -> list[Unit]:
-    """Join letters spelled one by one ("j o h n", "a b one two") into one word."""
+    """Join letters spelled one by one ("j o h n", "B-E-L-L-O", "a b one two") into one word."""
     out: list[Unit] = []
     i = 0
     while i < len(units):
@@ -206,6 +210,11 @@ def _spelled_runs(units: list[Unit]) -> list[Unit]:
                 if (nxt.kind == "word" and len(nxt.text) == 1) or nxt.kind == "digits":
                     j += 2
                     continue
+            # "B-E-L-L-O", as ASR writes a spelled name
+            dashed = j + 2 < len(units) and units[j + 1].text == "-"
+            if dashed and _letter(units[j]) and _letter(units[j + 2]):
+                j += 2
+                continue
             j += 1
             break
         run = units[i:j]

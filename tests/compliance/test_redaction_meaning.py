@@ -125,6 +125,7 @@ def test_appointment_date_and_date_next_to_an_identifier_are_redacted():
         ("that's K O W A L S K I", "that's <PERSON>"),
         ("the last name is H U A N G", "the last name is <PERSON>"),
         ("S O U S A is how you spell it", "<PERSON> is how you spell it"),
+        ("the name is spelled P-E-R-E-Z", "the name is spelled <PERSON>"),
     ],
 )
 def test_spelled_surname_is_redacted(text, expected):

@@ -26,6 +26,10 @@ def test_every_dash_between_digits_is_a_hyphen_and_maps_back():
 def test_spelled_words_are_the_letters_said_one_by_one():
     n = normalize("that's K O W A L S K I, account a b one two, I am fine")
     assert [n.text[s:e] for s, e in n.spelled_words()] == ["KOWALSKI"]
+    n = normalize("spelled B-E-L-L-O, not the T-shirt")
+    assert n.text == "spelled BELLO, not the T-shirt"
+    assert [n.text[s:e] for s, e in n.spelled_words()] == ["BELLO"]
+    assert n.to_original(8, 13) == (8, 17)
 
 
 @pytest.mark.parametrize(
