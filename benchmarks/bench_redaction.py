@@ -76,14 +76,19 @@ def clean_untouched(samples: Sequence[Sample], predictions: list[Prediction]) ->
     return sum(not preds for preds in clean), len(clean)
 
 
-def run(predict: Predict, samples: list[Sample]) -> tuple[list[Prediction], list[float]]:
+def run(
+    predict: Predict, samples: list[Sample]
+) -> tuple[list[Prediction], list[float], list[float]]:
+    """Predictions, wall-clock and CPU milliseconds per turn (CPU time is what a loaded host
+    distorts least: compare before/after runs by it)."""
     predict(samples[0].text)  # warm up (first call loads lazily)
-    predictions, latencies = [], []
+    predictions, latencies, cpu = [], [], []
     for sample in samples:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         predictions.append(predict(sample.text))
         latencies.append((time.perf_counter() - start) * 1000)
-    return predictions, latencies
+        cpu.append((time.thread_time() - start_cpu) * 1000)
+    return predictions, latencies, cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -95,8 +100,8 @@ def report(
 ) -> tuple[list[float], int]:
     """Print one set's table; return our latencies and the number of targets missed."""
     misses = 0
-    our_preds, our_ms = run(ours, samples)
-    van_preds, van_ms = run(presidio, samples)
+    our_preds, our_ms, our_cpu = run(ours, samples)
+    van_preds, van_ms, van_cpu = run(presidio, samples)
     types = sorted({t for s in samples for t, _, _ in s.spans}, key=_type_order)
     ours_scores, van_scores = score(samples, our_preds, types), score(samples, van_preds, types)
     gold_total = sum(len(s.spans) for s in samples)
@@ -121,9 +126,11 @@ def report(
             f"  ({kept}/{clean_n} ours, {van_kept}/{clean_n} presidio)  {verdict}"
         )
     p50, v50 = statistics.median(our_ms), statistics.median(van_ms)
+    c50, vc50 = statistics.median(our_cpu), statistics.median(van_cpu)
     print(
         f"latency per turn (normalise + analyse + anonymise vs analyze): ours p50 {p50:.1f} ms, "
-        f"presidio p50 {v50:.1f} ms, ratio ours/presidio {p50 / v50:.2f}x"
+        f"presidio p50 {v50:.1f} ms, ratio ours/presidio {p50 / v50:.2f}x; CPU per turn p50 "
+        f"ours {c50:.2f} ms, presidio {vc50:.2f} ms"
     )
     return our_ms, misses
 
