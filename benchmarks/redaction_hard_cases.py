@@ -74,6 +74,19 @@ DEV = [
     "card [CREDIT_CARD|4111111111111111] and the security code is [CARD_SECURITY_CODE|seven "
     "three one]",
     "CVV [CARD_SECURITY_CODE|123]",
+    # paraphrases, added after the first round of rules
+    "can I get the 2 for 1 deal on Tuesday",
+    "the twelve month contract ends in May",
+    "your website says open 9 to 5 Monday to Friday",
+    "I paid 20 pounds on the 3rd",
+    "we got 3 boxes delivered to the Leeds depot",
+    "the Wi-Fi drops every evening around 8",
+    "I've had three engineers out in two weeks",
+    "you can get hold of me on [PHONE_NUMBER|oh seven nine one one, one two three, four five six]",
+    "the long number on the front is [CREDIT_CARD|4111 1111 1111 1111]",
+    "my birthday's [DATE_OF_BIRTH|the 9th of August 1991]",
+    "write to me at [STREET_ADDRESS|9 Rose Crescent], [POSTAL_CODE|CB2 3LL]",
+    "the name is spelled [PERSON|P-E-R-E-Z]",
     # PII: dates tied to the person
     "my appointment is on [DATE_TIME|March the fifth]",
     "account [ACCOUNT_NUMBER|88231907] was opened on [DATE_TIME|the 2nd of May 2019]",

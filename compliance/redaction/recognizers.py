@@ -137,6 +137,9 @@ def classify_number(text: str, start: int, end: int) -> Found | None:
         return Found(US_SSN, start, end, 0.85)
     if nanp_valid(digits) or raw.startswith("+"):
         return Found(PHONE_NUMBER, start, end, 0.7)
+    if 10 <= n <= 11 and digits[0] == "0" and digits[1] != "0":
+        # A national number with its trunk "0", as the UK, France and Germany write them.
+        return Found(PHONE_NUMBER, start, end, 0.6)
     if n == 9 and ssn_valid(digits):
         return Found(US_SSN, start, end, 0.5)
     if 6 <= n <= 20:

@@ -23,6 +23,18 @@ def test_every_dash_between_digits_is_a_hyphen_and_maps_back():
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("get hold of me on 07911 123 456", "PHONE_NUMBER"),  # UK mobile, trunk 0
+        ("it's 01 45 67 89 12", "PHONE_NUMBER"),  # French landline
+        ("it's 0012345678", "ACCOUNT_NUMBER"),  # "00" is an international prefix, not a trunk
+    ],
+)
+def test_a_national_number_with_its_trunk_zero_is_a_phone(text, kind):
+    assert [f.entity for f in find_numbers(text)] == [kind]
+
+
 def test_spelled_words_are_the_letters_said_one_by_one():
     n = normalize("that's K O W A L S K I, account a b one two, I am fine")
     assert [n.text[s:e] for s, e in n.spelled_words()] == ["KOWALSKI"]
