@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.utils import timezone
 
+from calls.models import Call
 from callseal.ledger.services import erase_subject, ledger_append
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require
@@ -15,6 +17,7 @@ from compliance.models import (
     DataKey,
     ErasureRequest,
     ErasureStatus,
+    LegalHold,
     Recording,
     RecordingStatus,
 )
@@ -27,40 +30,100 @@ def _username(actor: object) -> str:
     return str(getattr(getattr(actor, "user", None), "username", "") or actor_name(actor))
 
 
+@dataclass(frozen=True, slots=True)
+class ErasureScope:
+    """What erasing one caller would touch, and the active holds that forbid it.
+
+    The same scope is shown as the preview and acted on by the erasure, so the page
+    cannot promise something the service then does differently.
+    """
+
+    subject_ref: str
+    number_masked: str
+    call_ids: frozenset[uuid.UUID]
+    recordings: tuple[Recording, ...]
+    keys: tuple[DataKey, ...]
+    blocking: tuple[LegalHold, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocking)
+
+    @property
+    def key_refs(self) -> list[str]:
+        """Every key the erasure destroys: the indexed ones and the subject's own key."""
+        return sorted({k.key_ref for k in self.keys} | {self.subject_ref})
+
+
+def _scope(e164: str) -> ErasureScope:
+    tenant = current_tenant()
+    subject_ref = phone_subject_ref(e164)
+    recordings = tuple(
+        Recording.objects.filter(tenant_id=tenant.id, subject_ref=subject_ref).exclude(
+            status=RecordingStatus.SHREDDED
+        )
+    )
+    keys = tuple(
+        DataKey.objects.filter(
+            tenant_id=tenant.id, subject_ref=subject_ref, destroyed_at__isnull=True
+        )
+    )
+    # Every call of the caller, with or without recordings or call-scoped keys: the call's
+    # own events (its from_number) are sealed under the subject's key, which erasure
+    # destroys, so a hold on any of these calls covers part of the erasure.
+    calls = set(
+        Call.objects.filter(tenant_id=tenant.id, subject_ref=subject_ref).values_list(
+            "id", flat=True
+        )
+    )
+    calls |= {r.call_id for r in recordings} | {k.call_id for k in keys if k.call_id}
+    holds = active_holds()
+    blocking = {h.id: h for h in holds.covering(call_id=None, subject_ref=subject_ref)}
+    for call_id in calls:
+        blocking.update({h.id: h for h in holds.covering(call_id=call_id, subject_ref=None)})
+    return ErasureScope(
+        subject_ref=subject_ref,
+        number_masked=mask_e164(e164),
+        call_ids=frozenset(calls),
+        recordings=recordings,
+        keys=keys,
+        blocking=tuple(sorted(blocking.values(), key=lambda h: h.placed_at)),
+    )
+
+
+def erasure_preview(*, actor: object, phone_number: str) -> ErasureScope:
+    """What ``erasure_request_create`` would erase for this number, and what blocks it.
+
+    Reads only; nothing is recorded (the number itself is never stored or logged).
+    """
+    require(actor, Perm.ERASE_SUBJECT)
+    return _scope(normalize_e164(phone_number))
+
+
 def erasure_request_create(*, actor: object, phone_number: str) -> ErasureRequest:
     """Erase the caller behind ``phone_number``, or refuse (and record it) under legal hold.
 
     Completed: every ledger key of the subject is destroyed through ``erase_subject`` (one
     ``subject.erased`` each), every recording is shredded, and ``erasure.completed`` lists
-    them as proof. Refused: ``erasure.refused`` names the holds; nothing is destroyed.
+    them as proof. Refused: ``erasure.refused`` names the holds; nothing is destroyed. A
+    hold covers the erasure when it is on the tenant, on the subject, or on any call of the
+    subject (with or without a recording).
     """
     require(actor, Perm.ERASE_SUBJECT)
     e164 = normalize_e164(phone_number)
     tenant = current_tenant()
-    subject_ref = phone_subject_ref(e164)
+    scope = _scope(e164)
+    subject_ref = scope.subject_ref
     request = ErasureRequest(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
         subject_ref=subject_ref,
-        number_masked=mask_e164(e164),
+        number_masked=scope.number_masked,
         requested_by=_username(actor),
         requested_at=timezone.now(),
     )
-    recordings = list(
-        Recording.objects.filter(tenant_id=tenant.id, subject_ref=subject_ref).exclude(
-            status=RecordingStatus.SHREDDED
-        )
-    )
-    keys = list(
-        DataKey.objects.filter(
-            tenant_id=tenant.id, subject_ref=subject_ref, destroyed_at__isnull=True
-        )
-    )
-    holds = active_holds()
-    call_ids = {r.call_id for r in recordings} | {k.call_id for k in keys if k.call_id}
-    blocking = {h.id: h for h in holds.covering(call_id=None, subject_ref=subject_ref)}
-    for call_id in call_ids:
-        blocking.update({h.id: h for h in holds.covering(call_id=call_id, subject_ref=None)})
+    recordings, keys = list(scope.recordings), list(scope.keys)
+    blocking = {h.id: h for h in scope.blocking}
     stream = f"erasure-{request.id}"
     with regional_write():
         if blocking:
@@ -89,7 +152,7 @@ def erasure_request_create(*, actor: object, phone_number: str) -> ErasureReques
             return request
         for recording in recordings:
             recording_shred(recording=recording, reason="erasure")
-        key_refs = sorted({k.key_ref for k in keys} | {subject_ref})
+        key_refs = scope.key_refs
         erased = [
             erase_subject(subject_ref=ref, actor=actor_name(actor), reason=f"erasure {request.id}")
             for ref in key_refs

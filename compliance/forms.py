@@ -68,7 +68,12 @@ class RetentionPolicyForm(forms.Form):
 
 class LegalHoldForm(forms.Form):
     scope = forms.ChoiceField(choices=HoldScope.choices, label="Hold on")
-    call_id = forms.UUIDField(required=False, label="Call id (for a call hold)")
+    call = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Call (for a call hold)",
+        help_text="The call's Twilio SID as the call pages show it (CA…), or its id.",
+    )
     phone_number = forms.CharField(
         required=False, max_length=32, label="Caller's number (for a subject hold)"
     )
@@ -81,12 +86,15 @@ class HoldReleaseForm(forms.Form):
     reason = forms.CharField(max_length=200, label="Reason for release")
 
 
-class ErasureForm(forms.Form):
+class ErasurePreviewForm(forms.Form):
     phone_number = forms.CharField(
         max_length=32,
         label="Caller's phone number",
         help_text="International form, e.g. +14155550123.",
     )
+
+
+class ErasureForm(ErasurePreviewForm):
     confirm = forms.BooleanField(
         label="I understand this destroys the caller's recordings and personal data for good."
     )

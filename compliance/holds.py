@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from calls.models import Call
+from calls.selectors import call_get_by_reference
 from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require
@@ -32,15 +33,28 @@ def _reason(reason: str) -> str:
     return reason
 
 
+def _call(reference: uuid.UUID | str | None) -> Call:
+    """The current tenant's call named by its Twilio SID (as every page shows it) or id."""
+    text = str(reference or "").strip()
+    if not text:
+        raise ValidationError("a call hold needs the call's Twilio SID (CA…) or id")
+    try:
+        return call_get_by_reference(reference=text)
+    except Http404:
+        # Same answer for a malformed reference, a missing call and another tenant's call.
+        raise ValidationError("no call with that Twilio SID or id in this tenant") from None
+
+
 def legal_hold_place(
     *,
     actor: object,
     scope: str,
     reason: str,
-    call_id: uuid.UUID | str | None = None,
+    call: uuid.UUID | str | None = None,
     phone_number: str | None = None,
 ) -> LegalHold:
-    """Place a hold on the tenant, one call (``call_id``) or one caller (``phone_number``)."""
+    """Place a hold on the tenant, one call (``call``: its Twilio SID or its id) or one
+    caller (``phone_number``)."""
     require(actor, Perm.MANAGE_COMPLIANCE)
     tenant = current_tenant()
     reason = _reason(reason)
@@ -49,15 +63,9 @@ def legal_hold_place(
     if scope == HoldScope.TENANT:
         hold.target_label = tenant.slug
     elif scope == HoldScope.CALL:
-        if not call_id:
-            raise ValidationError("a call hold needs the call's id")
-        try:
-            call = tenant_object_get(Call, id=uuid.UUID(str(call_id)))
-        except (Http404, ValueError):
-            # Same answer for a malformed id, a missing call and another tenant's call.
-            raise ValidationError("no call with that id in this tenant") from None
-        hold.call_id = call.id
-        hold.target_label = str(call.id)
+        held = _call(call)
+        hold.call_id = held.id
+        hold.target_label = held.twilio_call_sid
     elif scope == HoldScope.SUBJECT:
         e164 = normalize_e164(phone_number or "")
         hold.subject_ref = phone_subject_ref(e164)

@@ -106,7 +106,7 @@ def test_officer_places_and_releases_a_hold_in_the_console(client, login_as, acm
         assert LegalHold.objects.get().released_at is not None
     bad = client.post("/compliance/holds/", {"scope": "call", "reason": "x"})
     assert bad.status_code == 400
-    assert "a call hold needs the call&#x27;s id" in bad.content.decode()
+    assert "a call hold needs the call&#x27;s Twilio SID (CA…) or id" in bad.content.decode()
 
 
 def test_erasure_form_explains_bad_numbers_and_lists_requests(client, login_as, acme_us, storage):

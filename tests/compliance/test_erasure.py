@@ -12,7 +12,7 @@ from callseal.ledger.services import ledger_append
 from callseal.ledger.signing import checkpoint_create
 from callseal.tenancy.models import Role
 from compliance.datakeys import data_key_ref
-from compliance.erasure import erasure_request_create
+from compliance.erasure import erasure_preview, erasure_request_create
 from compliance.holds import legal_hold_place, legal_hold_release
 from compliance.models import (
     DataClass,
@@ -116,7 +116,7 @@ def test_erasure_under_legal_hold_is_refused_recorded_and_destroys_nothing(
 ):
     officer = actor(us_context)
     call, recording_id, stream, keys = _caller_history()
-    target = {"subject": {"phone_number": CALLER}, "call": {"call_id": call.id}, "tenant": {}}
+    target = {"subject": {"phone_number": CALLER}, "call": {"call": call.id}, "tenant": {}}
     hold = legal_hold_place(actor=officer, scope=scope, reason="matter 9", **target[scope])
     before = ledger_head_sequence()
 
@@ -174,3 +174,73 @@ def test_numbers_in_any_format_name_the_same_subject(us_context):
     assert {normalize_e164(f) for f in forms} == {"+14155550123"}
     assert len({phone_subject_ref(f) for f in forms}) == 1
     assert normalize_e164("+44 20 7946 0018") == "+442079460018"
+
+
+def _call_without_recording(number=CALLER):
+    """A call whose only trace is its call.started, sealed under the caller's own key: no
+    recording and no call-scoped key name it, only the call row's subject."""
+    call = make_call()
+    subject = phone_subject_ref(number)
+    call.subject_ref = subject
+    call.save(update_fields=["subject_ref"])
+    own = data_key_ref(subject_ref=subject, data_class=DataClass.PERSONAL_FIELDS, call_id=None)
+    stream = f"call-{call.id}"
+    ledger_append(
+        stream_id=stream,
+        events=[
+            CallStarted(twilio_call_sid=call.twilio_call_sid, from_number=number, to_number="+1")
+        ],
+        actor="test",
+        subject=own,
+    )
+    return call, stream
+
+
+def test_a_hold_on_a_call_without_recording_blocks_the_erasure_of_its_caller(
+    us_context, storage, actor
+):
+    officer = actor(us_context)
+    held, held_stream = _call_without_recording()
+    _call, recording_id, _stream, _keys = _caller_history()
+    hold = legal_hold_place(
+        actor=officer, scope="call", call=held.twilio_call_sid, reason="matter 12"
+    )
+    before = ledger_head_sequence()
+
+    preview = erasure_preview(actor=officer, phone_number="(415) 555-0123")
+    assert ledger_head_sequence() == before  # a preview records nothing
+    assert (len(preview.call_ids), len(preview.recordings)) == (2, 1)
+    assert held.id in preview.call_ids
+    assert [h.id for h in preview.blocking] == [hold.id]
+
+    request = erasure_request_create(actor=officer, phone_number=CALLER)
+
+    assert request.status == ErasureStatus.REFUSED
+    assert request.message.startswith("Refused: 1 active legal hold(s) cover this caller (one")
+    (from_number,) = [e.data["from_number"] for e in ledger_read_stream(stream_id=held_stream)]
+    assert from_number == CALLER
+    assert Recording.objects.get(id=recording_id).status == RecordingStatus.FINISHED
+    (refused,) = ledger_read_tenant(after_sequence=before)
+    assert (refused.type, refused.data["hold_ids"]) == ("erasure.refused", [str(hold.id)])
+
+
+def test_the_preview_counts_what_an_unheld_erasure_then_destroys(us_context, storage, actor):
+    officer = actor(us_context)
+    _call_without_recording()
+    _caller_history()
+    _caller_history(OTHER)
+
+    preview = erasure_preview(actor=officer, phone_number=CALLER)
+    assert not preview.blocked
+    assert (len(preview.call_ids), len(preview.recordings), len(preview.key_refs)) == (2, 1, 2)
+    assert preview.number_masked == "+*********23"
+
+    request = erasure_request_create(actor=officer, phone_number=CALLER)
+    assert request.status == ErasureStatus.COMPLETED
+    assert (request.keys_destroyed, request.recordings_shredded) == (2, 1)
+
+
+@pytest.mark.parametrize("role", [Role.AUDITOR, Role.ADMIN])
+def test_only_erasers_preview_an_erasure(us_context, storage, actor, role):
+    with pytest.raises(PermissionDenied):
+        erasure_preview(actor=actor(us_context, role), phone_number=CALLER)

@@ -18,6 +18,8 @@ from tests.compliance.conftest import CALLER, make_call
 from tests.conftest import ALL_DATABASES
 
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
+# The whole message: another tenant's call must read exactly like a missing one.
+NOT_FOUND = r"^\[.no call with that Twilio SID or id in this tenant.\]$"
 
 
 def test_placing_and_releasing_a_subject_hold_records_both(us_context, actor):
@@ -52,7 +54,7 @@ def test_placing_and_releasing_a_subject_hold_records_both(us_context, actor):
 
 def test_a_call_hold_covers_only_that_call(us_context, actor):
     call, other = make_call(), make_call()
-    legal_hold_place(actor=actor(us_context), scope="call", call_id=str(call.id), reason="x")
+    legal_hold_place(actor=actor(us_context), scope="call", call=str(call.id), reason="x")
     holds = active_holds()
     assert holds.covers(call_id=call.id, subject_ref="s")
     assert not holds.covers(call_id=other.id, subject_ref="s")
@@ -61,9 +63,12 @@ def test_a_call_hold_covers_only_that_call(us_context, actor):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"scope": "call", "call_id": None}, "needs the call's id"),
-        ({"scope": "call", "call_id": uuid.uuid4()}, "no call with that id"),
-        ({"scope": "call", "call_id": "not-a-uuid"}, "no call with that id"),
+        ({"scope": "call", "call": None}, "needs the call's Twilio SID"),
+        ({"scope": "call", "call": "  "}, "needs the call's Twilio SID"),
+        ({"scope": "call", "call": uuid.uuid4()}, "no call with that Twilio SID or id"),
+        ({"scope": "call", "call": "CA" + "0" * 32}, "no call with that Twilio SID or id"),
+        ({"scope": "call", "call": "CA123"}, "no call with that Twilio SID or id"),
+        ({"scope": "call", "call": "not-a-uuid"}, "no call with that Twilio SID or id"),
         ({"scope": "subject", "phone_number": "12"}, "not a valid phone number"),
         ({"scope": "planet"}, "scope must be one of"),
         ({"scope": "tenant", "reason": ""}, "give a reason"),
@@ -78,10 +83,30 @@ def test_bad_hold_input_is_refused_and_nothing_stored(us_context, actor, kwargs,
     assert ledger_head_sequence() == before
 
 
-def test_a_call_of_another_tenant_cannot_be_held(us_context, acme_eu, actor):
+@pytest.mark.parametrize("by", ["id", "sid"])
+def test_a_call_of_another_tenant_cannot_be_held(us_context, acme_eu, actor, by):
     call = make_call()
-    with tenant_context(acme_eu), pytest.raises(ValidationError, match="no call with that id"):
-        legal_hold_place(actor=actor(acme_eu), scope="call", call_id=call.id, reason="r")
+    reference = call.id if by == "id" else call.twilio_call_sid
+    with (
+        tenant_context(acme_eu),
+        pytest.raises(ValidationError, match=NOT_FOUND),
+    ):
+        legal_hold_place(actor=actor(acme_eu), scope="call", call=reference, reason="r")
+    assert not LegalHold.objects.exists()
+
+
+@pytest.mark.parametrize("by", ["id", "sid", "sid with spaces"])
+def test_a_call_hold_accepts_the_twilio_sid_or_the_id_and_shows_the_sid(us_context, actor, by):
+    call = make_call()
+    reference = {
+        "id": str(call.id),
+        "sid": call.twilio_call_sid,
+        "sid with spaces": f"  {call.twilio_call_sid} ",
+    }[by]
+    hold = legal_hold_place(actor=actor(us_context), scope="call", call=reference, reason="r")
+    assert (hold.call_id, hold.target_label) == (call.id, call.twilio_call_sid)
+    (placed,) = ledger_read_stream(stream_id=f"legal-hold-{hold.id}")
+    assert placed.data["call_id"] == str(call.id)
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR, Role.AGENT])

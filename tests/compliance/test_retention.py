@@ -77,7 +77,7 @@ def test_retention_run_shreds_exactly_what_is_due_and_nothing_under_hold(
     raw_held, _ = _note(held_call, OLD, DataClass.RAW_TRANSCRIPTS, 8)
     # Redacted transcripts have no retention set: never shredded however old.
     redacted_old, _ = _note(old_call, OLD, DataClass.REDACTED_TRANSCRIPTS, 900)
-    legal_hold_place(actor=officer, scope="call", call_id=held_call.id, reason="case 1")
+    legal_hold_place(actor=officer, scope="call", call=held_call.id, reason="case 1")
     legal_hold_place(actor=officer, scope="subject", phone_number=HELD, reason="case 2")
     before = ledger_head_sequence()
 
