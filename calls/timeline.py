@@ -118,8 +118,22 @@ def describe(event: RecordedEvent) -> str:
     return ""
 
 
-def call_record(*, call_id: uuid.UUID) -> CallRecord:
-    """Everything the detail page shows, from one read of the call's stream."""
+def _withheld_detail(event: RecordedEvent, withheld: str) -> str:
+    if event.type in ("turn.caller", "turn.agent"):
+        speaker = "caller" if event.type == "turn.caller" else "agent"
+        return f"{speaker}: [{withheld}]"
+    if event.type == "call.started":
+        data = event.data
+        return f"from [{withheld}] to {data.get('to_number')}, region {data.get('region')}"
+    return describe(event)
+
+
+def call_record(*, call_id: uuid.UUID, withheld: str = "") -> CallRecord:
+    """Everything the detail page shows, from one read of the call's stream.
+
+    ``withheld`` (compliance.call_data) names why the words of both sides and the caller's
+    masked number may no longer be shown; the turns then keep only their place and timing.
+    """
     record = CallRecord()
     for event in call_events(call_id=call_id):
         entry = Entry(
@@ -127,11 +141,14 @@ def call_record(*, call_id: uuid.UUID) -> CallRecord:
             version=event.stream_version,
             type=event.type,
             category=CATEGORY.get(event.type, "lifecycle"),
-            detail=describe(event),
+            detail=_withheld_detail(event, withheld) if withheld else describe(event),
         )
         record.timeline.append(entry)
         if event.type in ("turn.caller", "turn.agent"):
-            record.transcript.append({"at": event.recorded_at, **transcript_line(event)})
+            line = transcript_line(event)
+            if withheld:
+                line = {**line, "text": "", "withheld": withheld}
+            record.transcript.append({"at": event.recorded_at, **line})
         elif event.type in CONSENT:
             record.consent.append(entry)
         elif event.type == "turn.latency":

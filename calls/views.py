@@ -10,8 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,11 +23,10 @@ from calls.models import TERMINAL_STATUSES
 from calls.timeline import call_record
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.permissions import Perm, require, role_allows
+from compliance.call_data import call_data_state
 from compliance.models import Recording, RecordingKind, RecordingStatus
+from compliance.recording.grants import playback_grant_create, playback_grant_reason
 from compliance.recording.services import RecordingUnavailable, recording_open_for_playback
-
-GRANT_SALT = "callseal.calls.recording-grant"
-GRANT_MAX_AGE_S = 600
 
 
 def _membership(request: HttpRequest) -> Any:
@@ -90,13 +88,16 @@ def _recordings(request: HttpRequest, call_id: uuid.UUID) -> list[Recording]:
 def call_detail(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     require(_membership(request), Perm.VIEW_CALLS)
     call = selectors.call_get(call_id=call_id)
+    data = call_data_state(call=call)
     context = {
         "call": call,
         "summary": summaries_for([call.id]).get(call.id),
         "v2v": call_voice_to_voice(call_id=call.id),
-        "record": call_record(call_id=call.id),
+        "record": call_record(call_id=call.id, withheld=data.withheld),
+        "data": data,
         "recordings": _recordings(request, call.id),
         "live": call.status not in TERMINAL_STATUSES,
+        "can_hold": role_allows(_membership(request).role, Perm.MANAGE_COMPLIANCE),
     }
     return render(request, "calls/detail.html", context)
 
@@ -108,7 +109,7 @@ def call_live(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     call = selectors.call_get(call_id=call_id)
     context = {
         "call": call,
-        "record": call_record(call_id=call.id),
+        "record": call_record(call_id=call.id, withheld=call_data_state(call=call).withheld),
         "live": call.status not in TERMINAL_STATUSES,
         "can_control": role_allows(_membership(request).role, Perm.CONTROL_CALLS),
     }
@@ -149,42 +150,34 @@ def call_escalate(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_POST
 def recording_grant(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
-    """Check the reason and the choice, then answer an <audio> element whose source is a
-    signed, short-lived link for this user; the access is recorded when it is fetched."""
+    """Check the reason (POST body) and the choice, then answer an <audio> element whose
+    source names a short-lived grant of this user; the access is recorded when it is fetched.
+    The reason stays on the server: URLs end up in access logs and browser history."""
     membership = _membership(request)
     require(membership, Perm.PLAY_RECORDING)
     selectors.call_get(call_id=call_id)  # 404 for another tenant's call
     allowed = {str(r.id): r for r in _recordings(request, call_id)}
-    reason = request.POST.get("reason", "").strip()
     chosen = allowed.get(request.POST.get("recording", ""))
-    error = ""
     if chosen is None:
-        error = "Choose one of this call's recordings."
-    elif not reason or len(reason) > 200:
-        error = "Give a reason for listening (1-200 characters); it is recorded."
-    if error:
         # 200: htmx swaps only successful answers into the page, and the error must show.
+        error = "Choose one of this call's recordings."
         return render(request, "calls/_player.html", {"error": error})
-    assert chosen is not None
-    url = recording_url(
-        call_id=call_id,
-        recording_id=chosen.id,
-        tenant_id=request.tenant.id,  # type: ignore[attr-defined]
-        reason=reason,
-    )
+    try:
+        grant = playback_grant_create(
+            actor_membership=membership,
+            recording_id=chosen.id,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError:
+        error = "Give a reason for listening (1-200 characters); it is recorded."
+        return render(request, "calls/_player.html", {"error": error})
+    url = recording_url(call_id=call_id, recording_id=chosen.id, grant_id=grant.id)
     return render(request, "calls/_player.html", {"url": url, "recording": chosen})
 
 
-def recording_url(
-    *, call_id: uuid.UUID, recording_id: uuid.UUID, tenant_id: uuid.UUID, reason: str
-) -> str:
-    """A signed, short-lived link carrying the reason given; whoever fetches it must still
-    hold PLAY_RECORDING (and PLAY_ORIGINAL_RECORDING for an original) in that tenant, and
-    the access is recorded under their own name."""
-    grant = signing.dumps(
-        {"r": str(recording_id), "t": str(tenant_id), "why": reason}, salt=GRANT_SALT
-    )
-    return reverse("calls:recording_audio", args=[call_id, recording_id]) + f"?grant={grant}"
+def recording_url(*, call_id: uuid.UUID, recording_id: uuid.UUID, grant_id: uuid.UUID) -> str:
+    """The audio link of a playback grant: its random id only, never the reason."""
+    return reverse("calls:recording_audio", args=[call_id, recording_id]) + f"?grant={grant_id}"
 
 
 @login_required
@@ -192,19 +185,18 @@ def recording_url(
 def recording_audio(
     request: HttpRequest, call_id: uuid.UUID, recording_id: uuid.UUID
 ) -> HttpResponse | StreamingHttpResponse:
-    """Decrypt and stream the recording (WAV); ``recording.accessed`` records the reason."""
+    """Decrypt and stream the recording (WAV); ``recording.accessed`` records the grant's
+    reason. Only the user the grant was made for, in its tenant, within its lifetime."""
     selectors.call_get(call_id=call_id)  # 404 for another tenant's call
-    try:
-        grant = signing.loads(
-            request.GET.get("grant", ""), salt=GRANT_SALT, max_age=GRANT_MAX_AGE_S
-        )
-    except signing.BadSignature:
-        raise PermissionDenied("This playback link is invalid or expired.") from None
-    if grant.get("r") != str(recording_id) or grant.get("t") != str(request.tenant.id):  # type: ignore[attr-defined]
-        raise PermissionDenied("This playback link is for another recording.")
+    membership = _membership(request)
+    reason = playback_grant_reason(
+        actor_membership=membership,
+        grant_id=request.GET.get("grant", ""),
+        recording_id=recording_id,
+    )
     try:
         playback = recording_open_for_playback(
-            actor_membership=_membership(request), recording_id=recording_id, reason=grant["why"]
+            actor_membership=membership, recording_id=recording_id, reason=reason
         )
     except RecordingUnavailable as exc:
         return HttpResponse(str(exc), status=410)

@@ -146,3 +146,20 @@ class ErasureRequest(RegionalModel):
 
     class Meta:
         ordering: ClassVar = ["-requested_at"]
+
+
+class PlaybackGrant(RegionalModel):
+    """One user's short-lived permission to fetch one recording, with the reason they gave.
+
+    The audio URL names only this row's random id: the reason (free text that may describe
+    the caller) travels once in a POST body and never reaches URLs or access logs.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recording_id = models.UUIDField()
+    user_id = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["tenant_id", "created_at"])]

@@ -105,13 +105,21 @@ def _call_sub(suffix: str):  # type: ignore[no-untyped-def]
     return lambda tenant: _call(tenant) + suffix
 
 
-def _recording_audio(tenant) -> str:
+def _recording_audio(tenant, viewer=None) -> str:  # type: ignore[no-untyped-def]
+    """A grant is one user's: the tenant's own link is made for the logged-in viewer."""
     from calls.views import recording_url
+    from compliance.recording.grants import playback_grant_create
     from tests.console.helpers import make_call, make_recording
+    from tests.factories import UserFactory, membership
 
     call = make_call(tenant)
     rec = make_recording(tenant, call.id, kind="original")
-    return recording_url(call_id=call.id, recording_id=rec, tenant_id=tenant.id, reason="QA")
+    officer = membership(user=UserFactory(), tenant=tenant, role=Role.COMPLIANCE_OFFICER)
+    if viewer is not None:
+        officer = viewer.memberships.get(tenant=tenant)
+    with tenant_context(tenant):
+        grant = playback_grant_create(actor_membership=officer, recording_id=rec, reason="QA")
+    return recording_url(call_id=call.id, recording_id=rec, grant_id=grant.id)
 
 
 def _test_call(tenant) -> str:
@@ -185,8 +193,8 @@ def test_every_id_url_is_covered():
 def test_another_tenants_object_is_not_found(pattern, client, login_as, acme_us, acme_eu):
     make, method, *role = CROSS_TENANT_CASES[pattern]
     foreign_url = make(acme_eu)
-    own_url = make(acme_us)
-    login_as(acme_us, role[0] if role else Role.ADMIN)
+    user = login_as(acme_us, role[0] if role else Role.ADMIN)
+    own_url = make(acme_us, viewer=user) if make is _recording_audio else make(acme_us)
     send = getattr(client, method)
     data = {"role": Role.AGENT} if method == "post" else None
     missing_url = re.sub(
