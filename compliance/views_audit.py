@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from callseal.tenancy.permissions import Perm, require
 from callseal.tenancy.selectors import tenant_object_get
 from compliance.audit import services
+from compliance.audit.display import display_rows
 from compliance.audit.export import ExportError
 from compliance.audit.filters import FilterError, filter_parse
 from compliance.audit.models import AuditExport
@@ -63,7 +64,7 @@ def audit_search(request: HttpRequest) -> HttpResponse:
         return render(request, "compliance/audit_search.html", context, status=400)
     query = request.GET.copy()
     query.pop("before", None)
-    context.update(page=page, query=query.urlencode())
+    context.update(page=page, rows=display_rows(page.rows), query=query.urlencode())
     return render(request, "compliance/audit_search.html", context)
 
 
@@ -74,7 +75,8 @@ def audit_timeline(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     rows = services.audit_timeline(membership=membership, call=str(call_id))
     if not rows:
         raise Http404("No call matches the given query.")
-    return render(request, "compliance/audit_timeline.html", {"call": call_id, "rows": rows})
+    context = {"call": call_id, "rows": display_rows(rows)}
+    return render(request, "compliance/audit_timeline.html", context)
 
 
 @login_required
@@ -86,7 +88,8 @@ def audit_access(request: HttpRequest) -> HttpResponse:
     except FilterError as exc:
         return render(request, "compliance/audit_access.html", {"error": str(exc)}, status=400)
     page = services.audit_access_log(membership=membership, before=before)
-    return render(request, "compliance/audit_access.html", {"page": page})
+    context = {"page": page, "rows": display_rows(page.rows)}
+    return render(request, "compliance/audit_access.html", context)
 
 
 @login_required

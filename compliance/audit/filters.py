@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callseal.crypto.services import subject_ref_for
+from callseal.tenancy.context import current_tenant
+from callseal.tenancy.models import Membership
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
@@ -91,6 +93,20 @@ def _text(value: str | None, name: str) -> str | None:
     return value
 
 
+def _actor(value: str | None) -> str | None:
+    """A ledger actor as recorded (``user:12``, ``twilio``, ``system:retention``: it has a
+    colon or no member has that name) or a member's username, read as ``user:<id>``."""
+    actor = _text(value, "actor")
+    if actor is None or ":" in actor:
+        return actor
+    user_id = (
+        Membership.objects.filter(tenant_id=current_tenant().id, user__username=actor)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    return actor if user_id is None else f"user:{user_id}"
+
+
 def filter_parse(
     *,
     start: str | None = None,
@@ -102,8 +118,8 @@ def filter_parse(
 ) -> AuditFilter:
     """Build a filter from text input; raise FilterError naming the bad criterion.
 
-    Needs the tenant context when ``subject_phone`` is given (its subject ref is keyed
-    by the tenant).
+    Needs the tenant context: a subject ref is keyed by the tenant, and an actor given as
+    a username is looked up among the tenant's members.
     """
     begin, finish = _time(start, "from"), _time(end, "to")
     if begin and finish and finish <= begin:
@@ -124,6 +140,6 @@ def filter_parse(
         end=finish,
         call=_text(call, "call"),
         types=tuple(sorted(set(types or []))),
-        actor=_text(actor, "actor"),
+        actor=_actor(actor),
         subject_ref=subject_ref,
     )
