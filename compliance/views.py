@@ -16,16 +16,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require, role_allows
-from compliance.erasure import erasure_request_create, erasure_requests_list
+from compliance.erasure import erasure_preview, erasure_request_create, erasure_requests_list
 from compliance.forms import (
     ConsentPolicyForm,
     ErasureForm,
+    ErasurePreviewForm,
     HoldReleaseForm,
     LegalHoldForm,
     RetentionPolicyForm,
 )
 from compliance.holds import legal_hold_place, legal_hold_release, legal_holds_list
-from compliance.models import ErasureStatus
+from compliance.models import ErasureStatus, HoldScope
 from compliance.policies import (
     consent_announcement_base,
     consent_announcement_versions,
@@ -114,7 +115,10 @@ def retention_policy(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def legal_holds(request: HttpRequest) -> HttpResponse:
     actor = _membership(request)
-    form = LegalHoldForm(request.POST or None)
+    # "Place hold" on a call page links here with the call's SID filled in.
+    preset = request.GET.get("call", "")[:64]
+    initial = {"scope": HoldScope.CALL, "call": preset} if preset else None
+    form = LegalHoldForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -153,10 +157,15 @@ def legal_hold_release_view(request: HttpRequest, hold_id: uuid.UUID) -> HttpRes
 @login_required
 @require_http_methods(["GET", "POST"])
 def erasure_requests(request: HttpRequest) -> HttpResponse:
+    """GET lists requests; POST ``action=preview`` shows what an erasure would touch and
+    what blocks it; POST with ``confirm`` erases (the service checks the holds again)."""
     actor = _membership(request)
-    form = ErasureForm(request.POST or None)
+    preview = None
+    form: Form = ErasurePreviewForm()
     status = 200
-    if request.method == "POST":
+    confirming = request.method == "POST" and request.POST.get("action") != "preview"
+    if confirming:
+        form = ErasureForm(request.POST)
         if form.is_valid():
             try:
                 done = erasure_request_create(
@@ -171,8 +180,23 @@ def erasure_requests(request: HttpRequest) -> HttpResponse:
                     messages.error(request, done.message)
                 return redirect("compliance:erasure")
         status = 400
+    elif request.method == "POST":
+        form = ErasurePreviewForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                preview = erasure_preview(
+                    actor=actor, phone_number=form.cleaned_data["phone_number"]
+                )
+            except ValidationError as exc:
+                _failed(form, exc)
+            else:
+                status = 200
+                form = ErasureForm(initial={"phone_number": form.cleaned_data["phone_number"]})
     context = {
         "form": form,
+        "preview": preview,
+        "confirming": confirming,
         "requests": erasure_requests_list(actor=actor),
         "can_erase": _can(request, Perm.ERASE_SUBJECT),
     }

@@ -125,3 +125,78 @@ def test_erasure_form_explains_bad_numbers_and_lists_requests(client, login_as, 
     assert "Erased: 1 key(s) destroyed, 0 recording(s) shredded." in body
     assert "+*********23" in body
     assert "Completed" in body
+
+
+def _held_call(tenant):  # type: ignore[no-untyped-def]
+    from compliance.subjects import phone_subject_ref
+    from tests.compliance.conftest import make_call
+
+    with tenant_context(tenant):
+        call = make_call()
+        call.subject_ref = phone_subject_ref(CALLER)
+        call.save(update_fields=["subject_ref"])
+    return call
+
+
+def test_the_erasure_page_previews_calls_recordings_and_blocking_holds(
+    client, login_as, acme_us, acme_eu, storage
+):
+    from callseal.ledger.selectors import ledger_head_sequence
+
+    call = _held_call(acme_us)
+    _held_call(acme_eu)  # the same number in another tenant: not counted, not shown
+    login_as(acme_us, Role.COMPLIANCE_OFFICER)
+    first = client.get("/compliance/erasure/").content.decode()
+    assert 'name="action" value="preview">Preview erasure</button>' in first
+    assert 'name="confirm"' not in first
+
+    preview = client.post("/compliance/erasure/", {"phone_number": CALLER, "action": "preview"})
+    assert preview.status_code == 200
+    body = preview.content.decode()
+    assert "affects 1 call and 0 recordings</strong>" in body
+    assert 'name="confirm"' in body
+    assert f'value="{CALLER}"' in body
+
+    response = client.post(
+        "/compliance/holds/",
+        {"scope": "call", "call": call.twilio_call_sid, "reason": "matter 12"},
+    )
+    assert response.status_code == 302
+    with tenant_context(acme_us):
+        before = ledger_head_sequence()
+    blocked = client.post("/compliance/erasure/", {"phone_number": CALLER, "action": "preview"})
+    assert blocked.status_code == 200
+    body = blocked.content.decode()
+    assert "affects 1 call and 0 recordings</strong>" in body
+    assert "Blocked by 1 active legal hold: nothing can be erased until it is released." in body
+    assert f"Hold on one call <code>{call.twilio_call_sid}</code>: “matter 12”" in body
+    assert 'name="confirm"' not in body
+    with tenant_context(acme_us):
+        assert ledger_head_sequence() == before  # previews record nothing
+        assert not ErasureRequest.objects.exists()
+
+
+def test_a_bad_number_in_the_preview_is_explained(client, login_as, acme_us):
+    login_as(acme_us, Role.COMPLIANCE_OFFICER)
+    response = client.post("/compliance/erasure/", {"phone_number": "hello", "action": "preview"})
+    assert response.status_code == 400
+    assert "is not a phone number" in response.content.decode()
+
+
+def test_auditors_cannot_preview_an_erasure(client, login_as, acme_us):
+    login_as(acme_us, Role.AUDITOR)
+    response = client.post("/compliance/erasure/", {"phone_number": CALLER, "action": "preview"})
+    assert response.status_code == 403
+
+
+def test_the_hold_form_takes_the_call_sid_from_the_call_page_link(client, login_as, acme_us):
+    call = _held_call(acme_us)
+    login_as(acme_us, Role.COMPLIANCE_OFFICER)
+    page = client.get("/compliance/holds/", {"call": call.twilio_call_sid}).content.decode()
+    assert f'name="call" value="{call.twilio_call_sid}"' in page
+    assert '<option value="call" selected>One call</option>' in page
+    detail = client.get(f"/calls/{call.id}/").content.decode()
+    assert f'name="call" value="{call.twilio_call_sid}"' in detail
+    assert "Place hold</button>" in detail
+    login_as(acme_us, Role.AUDITOR)
+    assert "Place hold" not in client.get(f"/calls/{call.id}/").content.decode()
