@@ -43,9 +43,9 @@ def text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):
-        if not value:
-            return "—"
-        return "; ".join(f"{k}: {text(v)}" for k, v in value.items())
+        # Inside a value (search criteria, tool results) unset entries are noise.
+        entries = [f"{k}: {text(v)}" for k, v in value.items() if v not in (None, "", [], {})]
+        return "; ".join(entries) if entries else "—"
     if isinstance(value, list | tuple):
         return ", ".join(text(v) for v in value) if value else "none"
     shown = str(value)

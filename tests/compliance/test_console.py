@@ -169,7 +169,10 @@ def test_the_erasure_page_previews_calls_recordings_and_blocking_holds(
     body = blocked.content.decode()
     assert "affects 1 call and 0 recordings</strong>" in body
     assert "Blocked by 1 active legal hold: nothing can be erased until it is released." in body
-    assert f"Hold on one call <code>{call.twilio_call_sid}</code>: “matter 12”" in body
+    assert (
+        f'Hold on one call <a href="/calls/{call.id}/"><code>{call.twilio_call_sid}</code></a>: '
+        "“matter 12”"
+    ) in body
     assert 'name="confirm"' not in body
     with tenant_context(acme_us):
         assert ledger_head_sequence() == before  # previews record nothing

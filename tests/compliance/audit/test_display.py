@@ -20,9 +20,10 @@ pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 
 
 def test_values_read_as_plain_text_without_python_or_json_syntax():
-    value = {"from": None, "types": ["call.started", "turn.caller"], "readable": True, "n": 3}
-    assert text(value) == "from: —; types: call.started, turn.caller; readable: yes; n: 3"
-    assert text({"nested": {"a": [], "b": False}}) == "nested: a: none; b: no"
+    value = {"from": None, "types": ["call.started", "turn.caller"], "readable": True, "n": 0}
+    assert text(value) == "types: call.started, turn.caller; readable: yes; n: 0"
+    assert text({"nested": {"a": [], "b": False}, "c": {"d": None}}) == "nested: b: no; c: —"
+    assert text(["a", None, True]) == "a, —, yes"
     assert (text(""), text({}), text([])) == ("—", "—", "none")
     assert text("x" * 400) == "x" * 299 + "…"
 
@@ -82,10 +83,7 @@ def test_access_log_details_are_key_value_text(client, acme_us):
     client.force_login(olivia)
     client.get("/compliance/audit/", {"type": "call.started"})
     body = client.get("/compliance/audit/access/").content.decode()
-    assert (
-        "criteria:</span> actor: —; before: —; call: —; from: —; stream_ids: none; "
-        "subject_ref: —; to: —; types: call.started"
-    ) in body
+    assert "criteria:</span> types: call.started</div>" in body
     table = body.split('<table class="data audit">')[1]
     for python_or_json in ("{&#x27;", "[&#x27;", "{&quot;", '{"', "None", "True"):
         assert python_or_json not in table
