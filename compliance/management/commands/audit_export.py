@@ -33,7 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--call", help="a call id (its stream call-<id>) or a stream id")
         parser.add_argument("--subject", help="a data subject's phone number (E.164)")
         parser.add_argument("--type", action="append", dest="types", help="event type")
-        parser.add_argument("--actor", help="only events by this actor")
+        parser.add_argument(
+            "--actor", help="only events by this actor: a member's username, or as recorded"
+        )
         parser.add_argument(
             "--readable", action="store_true", help="render personal fields decrypted+redacted"
         )
