@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from calls.models import CALL_SID_RE, Call
 from callseal.crypto.services import subject_ref_for
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.models import Membership
@@ -93,6 +94,22 @@ def _text(value: str | None, name: str) -> str | None:
     return value
 
 
+def _call(value: str | None) -> str | None:
+    """A call id or stream as given, or a Twilio SID (what the call pages show) read as the
+    id of this tenant's call with that SID."""
+    call = _text(value, "call")
+    if call is None or not re.fullmatch(CALL_SID_RE, call):
+        return call
+    call_id = (
+        Call.objects.filter(tenant_id=current_tenant().id, twilio_call_sid=call)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if call_id is None:
+        raise FilterError("call: no call with that Twilio SID in this tenant")
+    return str(call_id)
+
+
 def _actor(value: str | None) -> str | None:
     """A ledger actor as recorded (``user:12``, ``twilio``, ``system:retention``: it has a
     colon or no member has that name) or a member's username, read as ``user:<id>``."""
@@ -138,7 +155,7 @@ def filter_parse(
     return AuditFilter(
         start=begin,
         end=finish,
-        call=_text(call, "call"),
+        call=_call(call),
         types=tuple(sorted(set(types or []))),
         actor=_actor(actor),
         subject_ref=subject_ref,

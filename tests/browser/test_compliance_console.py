@@ -181,7 +181,7 @@ def test_the_audit_trail_names_users_links_calls_and_fits_1366_px(
     assert set(rows.locator("td:nth-child(5)").all_inner_texts()) == {"acme-us-compliance"}
 
     page.get_by_label("Actor").fill("")
-    page.get_by_label("Call").fill(str(call.call_id))
+    page.get_by_label("Call").fill(call.sid)  # the SID the call pages show
     page.get_by_role("button", name="Search").click()
     widths = page.evaluate("() => document.documentElement.scrollWidth")
     screenshot(page, "audit-search-1366")

@@ -77,6 +77,29 @@ def test_actors_show_as_usernames_and_the_search_takes_a_username(client, acme_u
     assert len(_rows(by_ref)) == 1
 
 
+def test_the_call_filter_takes_the_twilio_sid_of_this_tenants_calls(client, acme_us, acme_eu):
+    olivia = UserFactory(username="olivia")
+    membership(user=olivia, tenant=acme_us, role=Role.COMPLIANCE_OFFICER)
+    call, other = make_call(acme_us), make_call(acme_us)
+    eu_call = make_call(acme_eu)
+    with tenant_context(acme_us):
+        for row in (call, other):
+            ledger_append(
+                stream_id=f"call-{row.id}",
+                events=[InferenceHop(service="asr", model=f"m-{row.twilio_call_sid}", region="us")],
+                actor="twilio",
+            )
+    client.force_login(olivia)
+    found = client.get("/compliance/audit/", {"call": call.twilio_call_sid})
+    assert found.status_code == 200
+    body = found.content.decode()
+    assert len(_rows(body)) == 1
+    assert f"m-{call.twilio_call_sid}" in body
+    foreign = client.get("/compliance/audit/", {"call": eu_call.twilio_call_sid})
+    assert foreign.status_code == 400
+    assert "call: no call with that Twilio SID in this tenant" in foreign.content.decode()
+
+
 def test_access_log_details_are_key_value_text(client, acme_us):
     olivia = UserFactory(username="olivia")
     membership(user=olivia, tenant=acme_us, role=Role.COMPLIANCE_OFFICER)
