@@ -198,6 +198,11 @@ def test_the_hold_form_takes_the_call_sid_from_the_call_page_link(client, login_
     page = client.get("/compliance/holds/", {"call": call.twilio_call_sid}).content.decode()
     assert f'name="call" value="{call.twilio_call_sid}"' in page
     assert '<option value="call" selected>One call</option>' in page
+    client.post(
+        "/compliance/holds/", {"scope": "call", "call": call.twilio_call_sid, "reason": "m"}
+    )
+    holds = client.get("/compliance/holds/").content.decode()
+    assert f'<a href="/calls/{call.id}/"><code>{call.twilio_call_sid}</code></a>' in holds
     detail = client.get(f"/calls/{call.id}/").content.decode()
     assert f'name="call" value="{call.twilio_call_sid}"' in detail
     assert "Place hold</button>" in detail
