@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from calls.models import Call
 from callseal.ledger.services import erase_subject, ledger_append
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require
 from compliance.events import ErasureCompleted, ErasureRefused
-from compliance.holds import active_holds
+from compliance.holds import active_holds, subject_call_ids
 from compliance.models import (
     DataKey,
     ErasureRequest,
@@ -71,23 +70,16 @@ def _scope(e164: str) -> ErasureScope:
     # Every call of the caller, with or without recordings or call-scoped keys: the call's
     # own events (its from_number) are sealed under the subject's key, which erasure
     # destroys, so a hold on any of these calls covers part of the erasure.
-    calls = set(
-        Call.objects.filter(tenant_id=tenant.id, subject_ref=subject_ref).values_list(
-            "id", flat=True
-        )
-    )
+    calls = subject_call_ids(subject_ref=subject_ref)
     calls |= {r.call_id for r in recordings} | {k.call_id for k in keys if k.call_id}
-    holds = active_holds()
-    blocking = {h.id: h for h in holds.covering(call_id=None, subject_ref=subject_ref)}
-    for call_id in calls:
-        blocking.update({h.id: h for h in holds.covering(call_id=call_id, subject_ref=None)})
+    blocking = active_holds().covering_subject(subject_ref=subject_ref, call_ids=calls)
     return ErasureScope(
         subject_ref=subject_ref,
         number_masked=mask_e164(e164),
         call_ids=frozenset(calls),
         recordings=recordings,
         keys=keys,
-        blocking=tuple(sorted(blocking.values(), key=lambda h: h.placed_at)),
+        blocking=tuple(blocking),
     )
 
 

@@ -4,6 +4,7 @@ erasure leave what it covers alone. Placing and releasing are for compliance off
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -136,6 +137,28 @@ class ActiveHolds:
 
     def covers(self, *, call_id: uuid.UUID | None, subject_ref: str | None) -> bool:
         return bool(self.covering(call_id=call_id, subject_ref=subject_ref))
+
+    def covering_subject(
+        self, *, subject_ref: str, call_ids: Iterable[uuid.UUID] = ()
+    ) -> list[LegalHold]:
+        """Holds on anything of a subject: the tenant, the subject, or any of its calls.
+
+        The subject's own key seals the number in each of its calls' ``call.started``, so
+        destroying that key touches every call of the subject, recorded or not. Without
+        ``call_ids`` the subject's calls are read from the call read model.
+        """
+        found = {h.id: h for h in self.covering(call_id=None, subject_ref=subject_ref)}
+        if any(h.scope == HoldScope.CALL for h in self.holds):
+            calls = set(call_ids) or subject_call_ids(subject_ref=subject_ref)
+            for call_id in calls:
+                found.update({h.id: h for h in self.covering(call_id=call_id, subject_ref=None)})
+        return sorted(found.values(), key=lambda h: h.placed_at)
+
+
+def subject_call_ids(*, subject_ref: str) -> set[uuid.UUID]:
+    """The current tenant's calls whose caller is this subject."""
+    rows = Call.objects.filter(tenant_id=current_tenant().id, subject_ref=subject_ref)
+    return set(rows.values_list("id", flat=True))
 
 
 def active_holds() -> ActiveHolds:

@@ -133,7 +133,11 @@ def _keys(
     held = 0
     with regional_write():
         for key in due:
-            if holds.covers(call_id=key.call_id, subject_ref=key.subject_ref):
+            if holds.covers(call_id=key.call_id, subject_ref=key.subject_ref) or (
+                key.call_id is None and holds.covering_subject(subject_ref=key.subject_ref)
+            ):
+                # The subject's own key also seals each of its calls' number: a hold on any
+                # of those calls keeps it.
                 held += 1
                 continue
             if key.call_id is None and _keeps_recordings(key.subject_ref):

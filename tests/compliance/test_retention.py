@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from calls.models import Call
 from callseal.crypto.services import subject_key
 from callseal.ledger.events import ERASED
 from callseal.ledger.selectors import ledger_head_sequence, ledger_read_stream, ledger_read_tenant
@@ -16,7 +17,7 @@ from callseal.ledger.services import ledger_append
 from callseal.tenancy.models import Role, Tenant
 from callseal.tenancy.services import tenant_policies_validate
 from compliance.datakeys import data_key_ref
-from compliance.holds import legal_hold_place
+from compliance.holds import legal_hold_place, legal_hold_release
 from compliance.models import DataClass, DataKey, Recording, RecordingKey, RecordingStatus
 from compliance.policies import retention_policy_update
 from compliance.recording import recording_path
@@ -161,6 +162,34 @@ def test_the_subject_key_waits_until_the_subjects_recordings_are_gone(us_context
     report = retention_run()
     assert report.shredded == {"recordings": [str(recording_id)], "personal_fields": [subject]}
     assert subject_key(subject, create=False) is None
+
+
+def test_a_hold_on_a_call_without_recording_keeps_its_callers_own_key(us_context, storage, actor):
+    """The subject's own key seals the number of every call of the subject: a hold on one
+    such call keeps it, whether or not the call has a recording or call-scoped keys."""
+    officer = actor(us_context)
+    retention_policy_update(actor=officer, retention_days={"personal_fields": 30})
+    subject = phone_subject_ref(OLD)
+    call = make_call()
+    Call.objects.filter(id=call.id).update(subject_ref=subject)
+    own = data_key_ref(subject_ref=subject, data_class=DataClass.PERSONAL_FIELDS, call_id=None)
+    ledger_append(
+        stream_id=f"call-{call.id}",
+        events=[CallStarted(twilio_call_sid=call.twilio_call_sid, from_number=OLD, to_number="+1")],
+        actor="test",
+        subject=own,
+    )
+    DataKey.objects.filter(key_ref=own).update(last_used_at=timezone.now() - timedelta(days=40))
+    hold = legal_hold_place(actor=officer, scope="call", call=call.twilio_call_sid, reason="m 4")
+
+    report = retention_run()
+    assert report.shredded == {"personal_fields": []}
+    assert report.skipped_on_hold == {"personal_fields": 1}
+    assert ledger_read_stream(stream_id=f"call-{call.id}")[0].data["from_number"] == OLD
+
+    legal_hold_release(actor=officer, hold_id=hold.id, reason="closed")
+    assert retention_run().shredded == {"personal_fields": [own]}
+    assert ledger_read_stream(stream_id=f"call-{call.id}")[0].data["from_number"] is ERASED
 
 
 def test_retention_runs_per_region_from_the_beat_schedule(us_context, acme_eu, storage, actor):
