@@ -16,13 +16,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import random
-import subprocess
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -153,17 +150,9 @@ def _dispatch(tenant: TenantRef, test_call_id: uuid.UUID, base_url: str) -> None
 
 def speak(text: str) -> Any:
     """The caller's sentence as 8 kHz PCM, synthesised by espeak-ng."""
-    from calls.simulator import load_wav
+    from calls.simulator import speak as simulator_speak
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "caller.wav"
-        subprocess.run(  # noqa: S603 - fixed program, text from our own sentence list
-            ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(path), text],  # noqa: S607
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        return load_wav(path)
+    return simulator_speak(text)
 
 
 # Piper's en_US voices speak about 14 characters a second; the caller waits as if at 10,

@@ -114,6 +114,8 @@ def _our_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
         CALLSEAL_VAR_DIR=str(var),
         CALLSEAL_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         CALLSEAL_LOG_LEVEL="WARNING",
+        # The demo number answers with its AI agent; this bench measures the echo.
+        CALLSEAL_CALL_PIPELINE="calls.pipeline.EchoPipeline",
     )
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate_all"], env=env, check=True, capture_output=True)

@@ -20,6 +20,8 @@ import datetime
 import email.utils
 import json
 import math
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -28,7 +30,7 @@ import urllib.request
 import uuid
 import wave
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,13 @@ DEAD_AIR_MIN_MS = 60.0
 _DTMF_ROWS = {"123A": 697, "456B": 770, "789C": 852, "*0#D": 941}
 _DTMF_COLS = {"147*": 1209, "2580": 1336, "369#": 1477, "ABCD": 1633}
 DTMF_TONE_MS = 100
+# A scripted caller (``run_conversation``) speaks its next line once the agent's reply has
+# begun and Twilio's buffer has then been empty this long: longer than the pauses between
+# the sentences of one reply (each sentence is synthesised on its own), so the caller does
+# not speak into a reply that is still coming.
+REPLY_QUIET_S = 1.5
+# ... or once this long has passed since its last words with no finished reply.
+REPLY_TIMEOUT_S = 30.0
 _SILENT_FRAME = ulaw_encode(np.zeros(FRAME_SAMPLES, dtype=np.int16))
 Keys = str | list[tuple[int, str]]  # all at mid-call, or (ms into the audio, key) pairs
 
@@ -108,6 +117,19 @@ def load_wav(path: Path) -> Pcm:
     if channels > 1:
         pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
     return resample_once(pcm, in_rate=rate, out_rate=TELEPHONE_RATE)
+
+
+def speak(text: str, *, voice: str = "en-us") -> Pcm:
+    """``text`` said by espeak-ng (a synthetic caller), as 8 kHz phone-line PCM."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "caller.wav"
+        subprocess.run(  # noqa: S603 - a fixed program; the text is one argument
+            ["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text],  # noqa: S607
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        return load_wav(path)
 
 
 def synthetic_speech(ms: int = 1500) -> Pcm:
@@ -165,6 +187,29 @@ class CallReport:
     # 0: the server could not be reached).
     status_callback: int | None = None
     error: str | None = None
+    # Scripted conversations (``run_conversation``): one entry per caller turn.
+    turns: list[TurnReport] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    """One line of a scripted caller: speech (8 kHz, may be empty), then keys pressed."""
+
+    audio: Pcm
+    dtmf: str = ""
+
+
+@dataclass
+class TurnReport:
+    """When a scripted caller's turn began (wall clock: the ledger's clock, to find the
+    agent's replies to it) and how long the agent took to answer it."""
+
+    started_at: float  # time.time() when its first frame was sent
+    waited_ms: float  # silence the caller kept before it, waiting for the agent
+    # The agent's reply had not ended (or not begun) when the caller gave up waiting.
+    wait_timed_out: bool = False
+    # From the caller's last sound (speech or key tone) to the first agent audio after it.
+    voice_to_voice_ms: float | None = None
 
 
 class CallControl:
@@ -307,6 +352,14 @@ class _CallState:
     speech_end_frame: int
     barge_frame: int | None
     loud_frames: frozenset[int] = frozenset()  # the caller's speech
+    # Scripted conversations: frame index → turn, where the caller waits for the agent to
+    # finish speaking before sending that frame; and each turn's last loud frame.
+    turn_starts: dict[int, int] = field(default_factory=dict)
+    turn_ends: dict[int, int] = field(default_factory=dict)
+    ended_turn: int | None = None  # the turn whose last sound was sent last
+    waiting_since: float | None = None  # when the caller began waiting for the agent
+    reply_quiet_s: float = REPLY_QUIET_S
+    reply_timeout_s: float = REPLY_TIMEOUT_S
     next_frame: int = 0
     sent_at: list[float] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
@@ -325,6 +378,9 @@ async def run_call(
     caller: str = "+15005550006",
     control: CallControl | None = None,
     listen_first_s: float = 0.0,
+    wait_before: Sequence[int] = (),
+    reply_quiet_s: float = REPLY_QUIET_S,
+    reply_timeout_s: float = REPLY_TIMEOUT_S,
 ) -> CallReport:
     """One call. With ``barge_in`` the caller starts speaking at ``audio``'s first loud
     frame (send silence before it to let the agent talk). When the stream drops without
@@ -337,7 +393,11 @@ async def run_call(
     the caller, like a person, waits to hear the agent before ``audio`` begins: silence
     goes up the stream until the agent's first audio arrives (or that many seconds have
     passed), so a script timed from the greeting's start (keys, words) keeps its timing
-    when the greeting starts late."""
+    when the greeting starts late. ``wait_before`` names frames of ``audio`` (20 ms each)
+    before which the caller waits, sending silence, until the agent has finished speaking:
+    its audio began after the caller's last sound and Twilio's buffer has then been empty
+    for ``reply_quiet_s`` (or ``reply_timeout_s`` passed); each such turn gets a
+    ``TurnReport`` (``run_conversation`` builds them from lines)."""
     if listen_first_s < 0:
         raise ValueError("listen_first_s must not be negative")
     if listen_first_s and echo:
@@ -362,6 +422,8 @@ async def run_call(
         barge_frame=(int(loud[0]) if len(loud) else 0) if barge_in else None,
         loud_frames=frozenset(int(k) for k in loud),
     )
+    _plan_turns(state, loud, wait_before, echo=echo)
+    state.reply_quiet_s, state.reply_timeout_s = reply_quiet_s, reply_timeout_s
     webhook = f"{account.base_url}/twilio/voice"
     hung_up = control.watch(call_sid) if control is not None else asyncio.Event()
     first_answer: float | None = None
@@ -399,6 +461,45 @@ async def run_call(
     return report
 
 
+def _plan_turns(
+    state: _CallState, loud: npt.NDArray[np.intp], wait_before: Sequence[int], *, echo: bool
+) -> None:
+    starts = sorted(set(wait_before))
+    if not starts:
+        return
+    if echo:
+        raise ValueError("wait_before needs an agent: an echo never finishes speaking")
+    if starts[0] < 0 or starts[-1] >= len(state.frames):
+        raise ValueError("wait_before: frames of the audio only")
+    state.turn_starts = {frame: turn for turn, frame in enumerate(starts)}
+    for turn, (start, end) in enumerate(zip(starts, [*starts[1:], len(state.frames)], strict=True)):
+        sounds = loud[(loud >= start) & (loud < end)]
+        if len(sounds):
+            state.turn_ends[int(sounds[-1])] = turn
+
+
+def _agent_done(state: _CallState, twilio: _Twilio, report: CallReport, now: float) -> bool:
+    """Whether a scripted caller may begin its next turn (``run_call``'s ``wait_before``);
+    records the turn's start when it may."""
+    if state.waiting_since is None:
+        state.waiting_since = now
+    timing = state.timing
+    replied = timing.get("agent_spoke", 0.0) > timing.get("turn_end", 0.0)
+    finished = replied and now - twilio.play_end >= state.reply_quiet_s
+    timed_out = now - state.waiting_since >= state.reply_timeout_s
+    if not (finished or timed_out):
+        return False
+    report.turns.append(
+        TurnReport(
+            started_at=time.time(),
+            waited_ms=round((now - state.waiting_since) * 1000, 1),
+            wait_timed_out=not finished,
+        )
+    )
+    state.waiting_since = None
+    return True
+
+
 def _frames(audio: Pcm, trailing_ms: int) -> list[bytes]:
     silence = np.zeros(TELEPHONE_RATE * trailing_ms // 1000, dtype=np.int16)
     pcm = np.concatenate([audio, silence])
@@ -422,6 +523,17 @@ def _dead_air(report: CallReport, twilio: _Twilio, now: float, caller_spoke: flo
         caller_spoke is None or caller_spoke < twilio.stretch_start
     ):
         report.dead_air_ms.append(round(silence_ms, 1))
+
+
+def _agent_spoke(state: _CallState, report: CallReport, now: float) -> None:
+    """Agent speech reached the caller ``now``: the end of a scripted caller's wait, and
+    the voice-to-voice time of its turn if this is the first audio after its last sound."""
+    state.timing["agent_spoke"] = now
+    turn = state.ended_turn
+    if turn is None or turn >= len(report.turns):
+        return
+    if report.turns[turn].voice_to_voice_ms is None:
+        report.turns[turn].voice_to_voice_ms = round((now - state.timing["turn_end"]) * 1000, 1)
 
 
 def _json(obj: dict[str, Any]) -> str:
@@ -505,6 +617,8 @@ async def _stream(
                             report.echo_lag_steady_ms.append(lag_ms)
                             report.echo_steady_sent_at.append(sent_at[index])
                     loud = np.sqrt(np.mean(ulaw_decode(payload).astype(np.float64) ** 2))
+                    if not echo and loud > SPEECH_RMS:
+                        _agent_spoke(state, report, now)
                     end = timing.get("speech_end")
                     if echo:
                         # The agent's answer to the caller's last words is their echo.
@@ -571,7 +685,10 @@ async def _stream(
                     break
                 now = time.monotonic()
                 report.max_send_slip_ms = max(report.max_send_slip_ms, (now - target) * 1000)
-                if report.answer_to_first_audio_ms is None and now < listen_until:
+                waits = k in state.turn_starts and len(report.turns) <= state.turn_starts[k]
+                if (report.answer_to_first_audio_ms is None and now < listen_until) or (
+                    waits and not _agent_done(state, twilio, report, now)
+                ):
                     await ws.send(twilio.media(_SILENT_FRAME, sent))
                     sent += 1
                     report.frames_sent += 1
@@ -579,6 +696,9 @@ async def _stream(
                 sent_at.append(now)
                 if k == state.speech_end_frame:
                     timing["speech_end"] = now
+                if k in state.turn_ends:
+                    timing["turn_end"] = now
+                    state.ended_turn = state.turn_ends[k]
                 if k in state.loud_frames:
                     timing["caller_spoke"] = now
                 if k == state.barge_frame:
@@ -666,6 +786,71 @@ async def _hang_up(
     # Twilio closes the socket after stop; give the server a moment to close first.
     await asyncio.wait({receive_task}, timeout=2)
     await ws.close()
+
+
+def conversation_audio(
+    turns: Sequence[CallerTurn],
+) -> tuple[Pcm, list[tuple[int, str]], list[int]]:
+    """A scripted caller's lines back to back: the audio (each line from a frame boundary,
+    its keys' tones after its speech, a silent frame at the end), the keys as (ms, key),
+    and the frame where each line begins, then the final frame (the caller waits there
+    for the last reply before hanging up)."""
+    pieces: list[Pcm] = []
+    keys: list[tuple[int, str]] = []
+    starts: list[int] = []
+    samples = 0
+    key_gap = np.zeros(TELEPHONE_RATE * 2 * DTMF_TONE_MS // 1000, dtype=np.int16)
+    for turn in turns:
+        starts.append(samples // FRAME_SAMPLES)
+        piece = [turn.audio.astype(np.int16)]
+        at = samples + len(turn.audio)
+        for key in turn.dtmf:
+            _dtmf_pair(key)
+            keys.append((at * 1000 // TELEPHONE_RATE, key))
+            piece.append(key_gap)  # the tone over its first half, then a pause
+            at += len(key_gap)
+        audio = np.concatenate(piece)
+        audio = np.concatenate([audio, np.zeros(-len(audio) % FRAME_SAMPLES, dtype=np.int16)])
+        pieces.append(audio)
+        samples += len(audio)
+    starts.append(samples // FRAME_SAMPLES)
+    pieces.append(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+    return with_keypad(np.concatenate(pieces), keys), keys, starts
+
+
+async def run_conversation(
+    account: Account,
+    turns: Sequence[CallerTurn],
+    *,
+    caller: str = "+15005550006",
+    call_sid: str | None = None,
+    control: CallControl | None = None,
+    reply_quiet_s: float = REPLY_QUIET_S,
+    reply_timeout_s: float = REPLY_TIMEOUT_S,
+) -> CallReport:
+    """One call of a scripted caller who, like a person, says each line (and presses its
+    keys) once the agent has finished speaking, and hangs up when the agent has answered
+    the last one. ``report.turns`` has a ``TurnReport`` per line."""
+    if not turns:
+        raise ValueError("a conversation needs at least one caller turn")
+    if any(not len(t.audio) and not t.dtmf for t in turns):
+        raise ValueError("every caller turn says something or presses a key")
+    audio, keys, starts = conversation_audio(turns)
+    report = await run_call(
+        account,
+        audio,
+        dtmf=keys,
+        echo=False,
+        trailing_ms=0,
+        call_sid=call_sid,
+        caller=caller,
+        control=control,
+        wait_before=starts,
+        reply_quiet_s=reply_quiet_s,
+        reply_timeout_s=reply_timeout_s,
+    )
+    del report.turns[len(turns) :]  # the last wait was for the final reply, not a turn
+    return report
 
 
 async def run_calls(

@@ -83,6 +83,8 @@ def server(tmp_path):
         CALLSEAL_VAR_DIR=str(tmp_path / "var"),
         CALLSEAL_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         CALLSEAL_LOG_LEVEL="WARNING",
+        # The demo numbers answer with an AI agent; these tests measure the media plane.
+        CALLSEAL_CALL_PIPELINE="calls.pipeline.EchoPipeline",
     )
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate_all"], env=env, check=True, capture_output=True)

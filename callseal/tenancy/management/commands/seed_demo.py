@@ -13,10 +13,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from agents.demo import demo_agent_seed
 from calls.models import PhoneNumber
 from calls.services import phone_number_configure
 from callseal.at_rest import private_file_create, private_file_write
-from callseal.tenancy.models import Role, Tenant
+from callseal.tenancy.context import tenant_context
+from callseal.tenancy.models import Membership, Role, Tenant
 from callseal.tenancy.services import membership_grant, tenant_create, user_create
 
 DEMO_TENANTS = [
@@ -97,6 +99,10 @@ class Command(BaseCommand):
                         f"{username:<22} {password}   {role.label} of {slug} "
                         f"(region {region}, number {number})"
                     )
+                # The number answers with the tenant's demo AI agent (agents/demo.py).
+                admin = Membership.objects.get(tenant=tenant, user__username=f"{slug}-admin")
+                with tenant_context(tenant):
+                    demo_agent_seed(actor=admin, phone_number=phone_number)
         # The password goes to a 0600 file, never to the output (make run's log).
         private_file_write(demo_credentials_path(), ("\n".join(lines) + "\n").encode())
         self.stdout.write(

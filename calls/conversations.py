@@ -1,0 +1,171 @@
+"""Scripted conversations with a tenant's AI agent (``simulate_calls --script``).
+
+Each scenario is one simulated call (calls.simulator.run_conversation): the caller answers
+the recording question as the tenant's consent policy asks (keypad, so that it never
+depends on speech recognition), then says each line once the agent has finished speaking.
+What the agent said in reply to each line comes from the call's ledger: its ``turn.agent``
+events carry the words the caller actually heard (by echoed marks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calls.models import PhoneNumber
+from calls.scripts import Scenario
+from calls.selectors import call_get_by_sid
+from calls.services import call_events, consent_required
+from calls.simulator import Account, CallerTurn, CallReport, run_conversation, speak
+from callseal.ledger.events import RecordedEvent
+from callseal.tenancy.context import tenant_context
+from compliance.consent import DtmfKeys, Requirement
+
+# The call's last events (its end, the last reply) are appended as its stream closes.
+LEDGER_WAIT_S = 10.0
+
+
+@dataclass
+class TurnResult:
+    said: str  # the caller's line
+    dtmf: str
+    heard: str  # what the agent said in reply, as the caller heard it (ledger)
+    agent_kinds: list[str]  # reply, lookup, escalation, goodbye, apology, consent, ...
+    recognised: str  # what the agent's speech recognition made of the line (ledger)
+    voice_to_voice_ms: float | None  # the caller's last sound → the reply's first audio
+    wait_timed_out: bool  # the caller spoke before the agent had finished its reply
+
+
+@dataclass
+class ConversationResult:
+    scenario: str
+    call_sid: str
+    error: str | None
+    ended_by: str | None
+    greeting: str  # what the agent said before the caller's first turn
+    consent_keys: str  # pressed to agree to recording ("" when the policy asks for none)
+    consent_heard: str
+    turns: list[TurnResult] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def consent_turn(*, phone_number: PhoneNumber, caller: str) -> CallerTurn | None:
+    """The caller's answer to the recording announcement, if the tenant's policy needs
+    one for this caller: the keypad's yes."""
+    required = consent_required(phone_number=phone_number, from_number=caller)
+    if required.requirement != Requirement.EXPLICIT:
+        return None
+    return CallerTurn(audio=np.zeros(0, dtype=np.int16), dtmf=DtmfKeys().yes)
+
+
+def conversation_run(
+    *, account: Account, phone_number: PhoneNumber, scenario: Scenario, caller: str
+) -> ConversationResult:
+    """Place the scenario's call and read what was said and heard from the ledger."""
+    consent = consent_turn(phone_number=phone_number, caller=caller)
+    lines = [
+        CallerTurn(
+            audio=speak(turn.caller) if turn.caller else np.zeros(0, dtype=np.int16),
+            dtmf=turn.dtmf,
+        )
+        for turn in scenario.turns
+    ]
+    turns = [consent, *lines] if consent is not None else lines
+    report = asyncio.run(run_conversation(account, turns, caller=caller))
+    result = ConversationResult(
+        scenario=scenario.name,
+        call_sid=report.call_sid,
+        error=report.error,
+        ended_by=report.ended_by,
+        greeting="",
+        consent_keys=consent.dtmf if consent is not None else "",
+        consent_heard="",
+    )
+    with tenant_context(phone_number.tenant):
+        events = _events_when_ended(report.call_sid)
+    _fill(result, scenario, report, events, offset=1 if consent is not None else 0)
+    return result
+
+
+def _events_when_ended(call_sid: str) -> list[RecordedEvent]:
+    deadline = time.monotonic() + LEDGER_WAIT_S
+    while True:
+        call = call_get_by_sid(call_sid=call_sid)
+        events = call_events(call_id=call.id) if call is not None else []
+        if any(e.type == "call.ended" for e in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.2)
+
+
+def _spoken(event: RecordedEvent, raw: str, redacted: str) -> str:
+    """The raw words where the ledger keeps them (consent; not erased), else redacted."""
+    value = event.data.get(raw)
+    return value if isinstance(value, str) and value else str(event.data.get(redacted, ""))
+
+
+def _fill(
+    result: ConversationResult,
+    scenario: Scenario,
+    report: CallReport,
+    events: Sequence[RecordedEvent],
+    *,
+    offset: int,
+) -> None:
+    """Each caller turn's window runs from when it began to when the next one began (the
+    caller waits for the agent to finish, so a reply's events fall inside the window of
+    the turn it answers). Times are the ledger's clock and the simulator's wall clock."""
+    starts = [t.started_at for t in report.turns]
+    agent: list[list[RecordedEvent]] = [[] for _ in starts]
+    caller: list[list[RecordedEvent]] = [[] for _ in starts]
+    before: list[RecordedEvent] = []
+    for event in events:
+        if event.type not in ("turn.agent", "turn.caller"):
+            continue
+        at = event.recorded_at.timestamp()
+        index = sum(1 for start in starts if start <= at) - 1
+        if index < 0:
+            before.append(event)
+        else:
+            (agent if event.type == "turn.agent" else caller)[index].append(event)
+    result.greeting = " ".join(
+        _spoken(e, "heard_text", "redacted_text") for e in before if e.type == "turn.agent"
+    )
+    if offset:
+        result.consent_heard = " ".join(_spoken(e, "heard_text", "redacted_text") for e in agent[0])
+    for i, turn in enumerate(scenario.turns):
+        timing = report.turns[i + offset] if i + offset < len(report.turns) else None
+        replies = agent[i + offset] if timing is not None else []
+        words = caller[i + offset] if timing is not None else []
+        result.turns.append(
+            TurnResult(
+                said=turn.caller,
+                dtmf=turn.dtmf,
+                heard=" ".join(_spoken(e, "heard_text", "redacted_text") for e in replies),
+                agent_kinds=[str(e.data.get("kind", "")) for e in replies],
+                recognised=" ".join(_spoken(e, "text", "redacted_text") for e in words),
+                voice_to_voice_ms=timing.voice_to_voice_ms if timing is not None else None,
+                wait_timed_out=timing.wait_timed_out if timing is not None else False,
+            )
+        )
+
+
+def conversations_summary(results: Sequence[ConversationResult]) -> dict[str, Any]:
+    v2v = [t.voice_to_voice_ms for r in results for t in r.turns if t.voice_to_voice_ms]
+    return {
+        "calls": len(results),
+        "failed": sum(1 for r in results if r.error),
+        "turns": sum(len(r.turns) for r in results),
+        "unanswered_turns": sum(1 for r in results for t in r.turns if not t.heard),
+        "voice_to_voice_ms": {
+            "p50": round(statistics.median(v2v), 1) if v2v else None,
+            "max": round(max(v2v), 1) if v2v else None,
+        },
+    }
