@@ -111,6 +111,20 @@ def _spoken(event: RecordedEvent, raw: str, redacted: str) -> str:
     return value if isinstance(value, str) and value else str(event.data.get(redacted, ""))
 
 
+# Consent decisions carry the stream offset at which the caller gave them.
+_CONSENT_ANSWERS = ("consent.given", "consent.denied", "consent.revoked")
+
+
+def _turn_at(report: CallReport, stream: int, offset_ms: int) -> int:
+    """The caller turn under way at ``offset_ms`` of media stream ``stream``: the last one
+    begun by then (-1: before the first)."""
+    index = -1
+    for i, turn in enumerate(report.turns):
+        if (turn.stream, turn.stream_ms) <= (stream, offset_ms):
+            index = i
+    return index
+
+
 def _fill(
     result: ConversationResult,
     scenario: Scenario,
@@ -119,26 +133,31 @@ def _fill(
     *,
     offset: int,
 ) -> None:
-    """Each caller turn's window runs from when it began to when the next one began (the
-    caller waits for the agent to finish, so a reply's events fall inside the window of
-    the turn it answers). Times are the ledger's clock and the simulator's wall clock."""
-    starts = [t.started_at for t in report.turns]
-    agent: list[list[RecordedEvent]] = [[] for _ in starts]
-    caller: list[list[RecordedEvent]] = [[] for _ in starts]
-    before: list[RecordedEvent] = []
+    """The caller's words (``turn.caller``, by where they ended in the stream) and answers
+    to the recording question (by the offset they carry) say which caller turn is under
+    way; the agent's speech that follows them in the ledger answers that turn (the caller
+    waits for the agent to finish, so a reply is recorded before the next turn begins).
+    The ledger's order is used, not its clock: the agent's events may be appended late."""
+    agent: list[list[RecordedEvent]] = [[] for _ in report.turns]
+    caller: list[list[RecordedEvent]] = [[] for _ in report.turns]
+    greeting: list[RecordedEvent] = []
+    current = -1
     for event in events:
-        if event.type not in ("turn.agent", "turn.caller"):
-            continue
-        at = event.recorded_at.timestamp()
-        index = sum(1 for start in starts if start <= at) - 1
-        if index < 0:
-            before.append(event)
-        else:
-            (agent if event.type == "turn.agent" else caller)[index].append(event)
-    result.greeting = " ".join(
-        _spoken(e, "heard_text", "redacted_text") for e in before if e.type == "turn.agent"
-    )
-    if offset:
+        data = event.data
+        stream = int(data.get("stream_index") or 1)
+        if event.type == "turn.caller":
+            current = max(current, _turn_at(report, stream, int(data["ended_ms"])))
+            if current >= 0:
+                caller[current].append(event)
+        elif event.type in _CONSENT_ANSWERS:
+            current = max(current, _turn_at(report, stream, int(data["audio_offset_ms"])))
+        elif event.type == "turn.agent":
+            if data.get("kind") == "greeting" or current < 0:
+                greeting.append(event)
+            else:
+                agent[current].append(event)
+    result.greeting = " ".join(_spoken(e, "heard_text", "redacted_text") for e in greeting)
+    if offset and agent:
         result.consent_heard = " ".join(_spoken(e, "heard_text", "redacted_text") for e in agent[0])
     for i, turn in enumerate(scenario.turns):
         timing = report.turns[i + offset] if i + offset < len(report.turns) else None

@@ -201,10 +201,11 @@ class CallerTurn:
 
 @dataclass
 class TurnReport:
-    """When a scripted caller's turn began (wall clock: the ledger's clock, to find the
-    agent's replies to it) and how long the agent took to answer it."""
+    """Where a scripted caller's turn began (by the media stream's clock, as the server's
+    events count it: they find the agent's reply) and how long the agent took to answer."""
 
-    started_at: float  # time.time() when its first frame was sent
+    stream: int  # which media stream of the call (from 1; more after a resumption)
+    stream_ms: int  # its first frame's ``media.timestamp``
     waited_ms: float  # silence the caller kept before it, waiting for the agent
     # The agent's reply had not ended (or not begun) when the caller gave up waiting.
     wait_timed_out: bool = False
@@ -478,7 +479,9 @@ def _plan_turns(
             state.turn_ends[int(sounds[-1])] = turn
 
 
-def _agent_done(state: _CallState, twilio: _Twilio, report: CallReport, now: float) -> bool:
+def _agent_done(
+    state: _CallState, twilio: _Twilio, report: CallReport, now: float, stream_ms: int
+) -> bool:
     """Whether a scripted caller may begin its next turn (``run_call``'s ``wait_before``);
     records the turn's start when it may."""
     if state.waiting_since is None:
@@ -491,7 +494,8 @@ def _agent_done(state: _CallState, twilio: _Twilio, report: CallReport, now: flo
         return False
     report.turns.append(
         TurnReport(
-            started_at=time.time(),
+            stream=report.streams,
+            stream_ms=stream_ms,
             waited_ms=round((now - state.waiting_since) * 1000, 1),
             wait_timed_out=not finished,
         )
@@ -687,7 +691,7 @@ async def _stream(
                 report.max_send_slip_ms = max(report.max_send_slip_ms, (now - target) * 1000)
                 waits = k in state.turn_starts and len(report.turns) <= state.turn_starts[k]
                 if (report.answer_to_first_audio_ms is None and now < listen_until) or (
-                    waits and not _agent_done(state, twilio, report, now)
+                    waits and not _agent_done(state, twilio, report, now, sent * FRAME_MS)
                 ):
                     await ws.send(twilio.media(_SILENT_FRAME, sent))
                     sent += 1

@@ -136,7 +136,8 @@ def test_the_scripted_caller_speaks_each_line_once_the_agent_has_finished_its_re
     assert events[-1] == "stop"
     assert [t.wait_timed_out for t in report.turns] == [False, False]
     assert all(t.voice_to_voice_ms is not None for t in report.turns)
-    assert report.turns[0].started_at < report.turns[1].started_at
+    # Each turn's place in the stream: its first frame's media.timestamp.
+    assert [(t.stream, t.stream_ms) for t in report.turns] == [(1, starts[0]), (1, starts[1])]
 
 
 def test_a_caller_whose_reply_never_comes_goes_on_after_the_timeout():
