@@ -531,10 +531,14 @@ def _dead_air(report: CallReport, twilio: _Twilio, now: float, caller_spoke: flo
 
 def _agent_spoke(state: _CallState, report: CallReport, now: float) -> None:
     """Agent speech reached the caller ``now``: the end of a scripted caller's wait, and
-    the voice-to-voice time of its turn if this is the first audio after its last sound."""
+    the voice-to-voice time of its turn if this is the first speech after its last sound
+    in audio that began after a silence the caller heard after it. Audio already playing
+    when the caller stopped (a hold message) answers nothing."""
     state.timing["agent_spoke"] = now
     turn = state.ended_turn
     if turn is None or turn >= len(report.turns):
+        return
+    if state.timing.get("silence_ended", 0.0) < state.timing["turn_end"]:
         return
     if report.turns[turn].voice_to_voice_ms is None:
         report.turns[turn].voice_to_voice_ms = round((now - state.timing["turn_end"]) * 1000, 1)
@@ -621,8 +625,6 @@ async def _stream(
                             report.echo_lag_steady_ms.append(lag_ms)
                             report.echo_steady_sent_at.append(sent_at[index])
                     loud = np.sqrt(np.mean(ulaw_decode(payload).astype(np.float64) ** 2))
-                    if not echo and loud > SPEECH_RMS:
-                        _agent_spoke(state, report, now)
                     end = timing.get("speech_end")
                     if echo:
                         # The agent's answer to the caller's last words is their echo.
@@ -634,6 +636,10 @@ async def _stream(
                         if twilio.play_end:
                             _dead_air(report, twilio, now, timing.get("caller_spoke"))
                         twilio.stretch_start = now
+                    if not echo and now - twilio.play_end >= DEAD_AIR_MIN_MS / 1000:
+                        timing["silence_ended"] = now  # the caller heard silence before this
+                    if not echo and loud > SPEECH_RMS:
+                        _agent_spoke(state, report, now)
                     twilio.play_end = max(twilio.play_end, now) + len(payload) / TELEPHONE_RATE
                 elif event == "mark":
                     report.marks_received += 1

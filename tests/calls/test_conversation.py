@@ -151,6 +151,34 @@ def test_a_caller_whose_reply_never_comes_goes_on_after_the_timeout():
     assert len(_loud_starts(agent.received)) == 2
 
 
+def test_agent_audio_already_playing_when_the_caller_stops_is_no_reply_to_time():
+    """A hold message that starts while the caller speaks and plays on (paced at real
+    time) after they stop: the caller waits for it to end, and the turn has no
+    voice-to-voice figure (nothing answered it)."""
+    frame = _agent_frame()
+
+    async def agent(ws) -> None:  # type: ignore[no-untyped-def]
+        playing = False
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["event"] == "start":
+                for _ in range(10):
+                    await ws.send(frame)
+            if message["event"] == "media" and _loud(message) and not playing:
+                playing = True
+                # 1.5 s from the caller's first word, paced a little ahead of real time
+                # (as our player sends, with a lead), so the caller hears it unbroken.
+                for _ in range(15):
+                    for _ in range(5):
+                        await ws.send(frame)
+                    await asyncio.sleep(0.07)
+
+    turns = [CallerTurn(audio=_speech(0.3))]
+    report = asyncio.run(_converse(agent, turns, reply_quiet_s=0.5, reply_timeout_s=10))
+    assert report.error is None, report.error
+    assert [(t.voice_to_voice_ms, t.wait_timed_out) for t in report.turns] == [(None, False)]
+
+
 def test_conversation_audio_starts_each_line_on_a_frame_with_its_keys_after_its_speech():
     audio, keys, starts = conversation_audio(
         [CallerTurn(audio=_speech(0.25), dtmf="12"), CallerTurn(audio=np.zeros(0), dtmf="#")]
