@@ -120,7 +120,10 @@ def _our_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate_all"], env=env, check=True, capture_output=True)
     subprocess.run([*manage, "seed_demo"], env=env, check=True, capture_output=True)
-    account_sid, auth_token = (var / "demo-twilio-acme-us").read_text().split()
+    from callseal.at_rest import secrets_dir_for
+
+    secrets_dir = secrets_dir_for(var, env)  # seed_demo keeps the stand-in account there
+    account_sid, auth_token = (secrets_dir / "demo-twilio-acme-us").read_text().split()
     server = subprocess.Popen(
         _pinned(
             SERVER_CPU,
