@@ -209,7 +209,8 @@ class TurnReport:
     waited_ms: float  # silence the caller kept before it, waiting for the agent
     # The agent's reply had not ended (or not begun) when the caller gave up waiting.
     wait_timed_out: bool = False
-    # From the caller's last sound (speech or key tone) to the first agent audio after it.
+    # From the caller's last sound (speech or key tone) to the agent's first speech after
+    # it, in audio that began after a silence (None: no reply, or audio already playing).
     voice_to_voice_ms: float | None = None
 
 
