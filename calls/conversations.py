@@ -38,7 +38,9 @@ class TurnResult:
     heard: str  # what the agent said in reply, as the caller heard it (ledger)
     agent_kinds: list[str]  # reply, lookup, escalation, goodbye, apology, consent, ...
     recognised: str  # what the agent's speech recognition made of the line (ledger)
-    voice_to_voice_ms: float | None  # the caller's last sound → the reply's first audio
+    # The caller's last sound → the reply's first audio; None when nothing in the ledger
+    # answered the turn.
+    voice_to_voice_ms: float | None
     wait_timed_out: bool  # the caller spoke before the agent had finished its reply
 
 
@@ -80,19 +82,14 @@ def conversation_run(
     ]
     turns = [consent, *lines] if consent is not None else lines
     report = asyncio.run(run_conversation(account, turns, caller=caller))
-    result = ConversationResult(
-        scenario=scenario.name,
-        call_sid=report.call_sid,
-        error=report.error,
-        ended_by=report.ended_by,
-        greeting="",
-        consent_keys=consent.dtmf if consent is not None else "",
-        consent_heard="",
-    )
     with tenant_context(phone_number.tenant):
         events = _events_when_ended(report.call_sid)
-    _fill(result, scenario, report, events, offset=1 if consent is not None else 0)
-    return result
+    return conversation_result(
+        scenario=scenario,
+        report=report,
+        events=events,
+        consent_keys=consent.dtmf if consent is not None else "",
+    )
 
 
 def _events_when_ended(call_sid: str) -> list[RecordedEvent]:
@@ -125,19 +122,29 @@ def _turn_at(report: CallReport, stream: int, offset_ms: int) -> int:
     return index
 
 
-def _fill(
-    result: ConversationResult,
+def conversation_result(
+    *,
     scenario: Scenario,
     report: CallReport,
     events: Sequence[RecordedEvent],
-    *,
-    offset: int,
-) -> None:
+    consent_keys: str,
+) -> ConversationResult:
     """The caller's words (``turn.caller``, by where they ended in the stream) and answers
     to the recording question (by the offset they carry) say which caller turn is under
     way; the agent's speech that follows them in the ledger answers that turn (the caller
     waits for the agent to finish, so a reply is recorded before the next turn begins).
-    The ledger's order is used, not its clock: the agent's events may be appended late."""
+    The ledger's order is used, not its clock: the agent's events may be appended late.
+    ``report.turns`` starts with the consent answer when ``consent_keys`` were pressed."""
+    offset = 1 if consent_keys else 0
+    result = ConversationResult(
+        scenario=scenario.name,
+        call_sid=report.call_sid,
+        error=report.error,
+        ended_by=report.ended_by,
+        greeting="",
+        consent_keys=consent_keys,
+        consent_heard="",
+    )
     agent: list[list[RecordedEvent]] = [[] for _ in report.turns]
     caller: list[list[RecordedEvent]] = [[] for _ in report.turns]
     greeting: list[RecordedEvent] = []
@@ -170,10 +177,13 @@ def _fill(
                 heard=" ".join(_spoken(e, "heard_text", "redacted_text") for e in replies),
                 agent_kinds=[str(e.data.get("kind", "")) for e in replies],
                 recognised=" ".join(_spoken(e, "text", "redacted_text") for e in words),
-                voice_to_voice_ms=timing.voice_to_voice_ms if timing is not None else None,
+                # Agent audio that answered nothing (a hold message after an escalation)
+                # is no voice-to-voice figure.
+                voice_to_voice_ms=timing.voice_to_voice_ms if timing and replies else None,
                 wait_timed_out=timing.wait_timed_out if timing is not None else False,
             )
         )
+    return result
 
 
 def conversations_summary(results: Sequence[ConversationResult]) -> dict[str, Any]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import threading
+import uuid
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,8 +20,17 @@ from django.core.management import CommandError, call_command
 from websockets.asyncio.server import serve
 
 from calls.audio import TELEPHONE_RATE, ulaw_decode
+from calls.conversations import conversation_result
 from calls.scripts import ScriptError, script_parse
-from calls.simulator import Account, CallerTurn, conversation_audio, run_conversation
+from calls.simulator import (
+    Account,
+    CallerTurn,
+    CallReport,
+    TurnReport,
+    conversation_audio,
+    run_conversation,
+)
+from callseal.ledger.events import RecordedEvent
 from tests.calls.test_simulator import _agent_frame, _TwiML
 
 
@@ -277,3 +288,79 @@ def test_simulate_calls_refuses_a_bad_script_file_with_a_clear_error(tmp_path):
         _command(good, calls=3)
     with pytest.raises(CommandError, match=r"--caller: an E\.164 number"):
         _command(good, caller="12345")
+
+
+def _event(event_type: str, **data: object) -> RecordedEvent:
+    return RecordedEvent(
+        sequence=0,
+        stream_id="call-x",
+        stream_version=0,
+        event_id=uuid.uuid4(),
+        type=event_type,
+        schema_version=1,
+        subject_ref=None,
+        data=dict(data),
+        metadata={},
+        recorded_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),  # one clock: unused
+        leaf_hash=b"",
+        erased_fields=frozenset(),
+    )
+
+
+def _said(kind: str, text: str, turn: int) -> RecordedEvent:
+    return _event("turn.agent", kind=kind, heard_text=text, redacted_text=text, turn=turn)
+
+
+def test_replies_are_read_from_the_ledger_in_order_from_where_each_turn_began():
+    """Consent pressed at 27.2 s of the stream (the turn that began at 26 s), line 1 said
+    from 30 s (its words ended at 32.1 s), line 2 from 42 s; the agent fell back on line 1
+    and then only played its hold message: line 2 has no reply and no voice-to-voice."""
+    report = CallReport(
+        call_sid="CA1",
+        turns=[
+            TurnReport(stream=1, stream_ms=26_000, waited_ms=1.0, voice_to_voice_ms=900.0),
+            TurnReport(stream=1, stream_ms=30_000, waited_ms=1.0, voice_to_voice_ms=1600.0),
+            TurnReport(stream=1, stream_ms=42_000, waited_ms=1.0, voice_to_voice_ms=20.0),
+        ],
+    )
+    events = [
+        _said("greeting", "Hello.", 0),
+        _event("consent.announcement_played", audio_offset_ms=25_600, stream_index=1),
+        _event("consent.given", audio_offset_ms=27_200, stream_index=1),
+        _said("consent", "Thank you.", 0),
+        _event(
+            "turn.caller",
+            text="",
+            redacted_text="where is my order",
+            ended_ms=32_100,
+            stream_index=1,
+            turn=1,
+        ),
+        _said("apology", "I'm sorry.", 1),
+        _said("hold", "Please hold.", 1),
+    ]
+    scenario = script_parse(
+        {
+            "scenarios": [
+                {"name": "s", "turns": [{"caller": "Where is my order?"}, {"caller": "Hello?"}]}
+            ]
+        }
+    )[0]
+    result = conversation_result(scenario=scenario, report=report, events=events, consent_keys="1")
+    assert (result.greeting, result.consent_keys, result.consent_heard) == (
+        "Hello.",
+        "1",
+        "Thank you.",
+    )
+    assert [
+        (t.said, t.heard, t.agent_kinds, t.recognised, t.voice_to_voice_ms) for t in result.turns
+    ] == [
+        (
+            "Where is my order?",
+            "I'm sorry. Please hold.",
+            ["apology", "hold"],
+            "where is my order",
+            1600.0,
+        ),
+        ("Hello?", "", [], "", None),
+    ]
