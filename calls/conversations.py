@@ -83,7 +83,7 @@ def conversation_run(
     turns = [consent, *lines] if consent is not None else lines
     report = asyncio.run(run_conversation(account, turns, caller=caller))
     with tenant_context(phone_number.tenant):
-        events = _events_when_ended(report.call_sid)
+        events = _events_when_ended(report.call_sid, wait=report.error is None)
     return conversation_result(
         scenario=scenario,
         report=report,
@@ -92,8 +92,8 @@ def conversation_run(
     )
 
 
-def _events_when_ended(call_sid: str) -> list[RecordedEvent]:
-    deadline = time.monotonic() + LEDGER_WAIT_S
+def _events_when_ended(call_sid: str, *, wait: bool) -> list[RecordedEvent]:
+    deadline = time.monotonic() + (LEDGER_WAIT_S if wait else 0.0)
     while True:
         call = call_get_by_sid(call_sid=call_sid)
         events = call_events(call_id=call.id) if call is not None else []

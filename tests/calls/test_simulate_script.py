@@ -12,7 +12,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections
 
 from agents.demo import DEMO_AGENTS
@@ -119,3 +119,37 @@ def test_a_scripted_call_to_the_seeded_demo_reports_what_was_said_and_heard_per_
     given = [e.data for e in events if e.type == "consent.given"]
     assert [g["signal"] for g in given] == ["dtmf:1"]
     assert len([e for e in events if e.type == "turn.caller"]) == 2
+
+
+@pytest.mark.django_db(databases=ALL_DATABASES)
+def test_a_scripted_call_that_cannot_reach_the_server_is_a_failed_call_in_the_report(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CALLSEAL_DEMO_PASSWORD", "demo-password-for-tests")
+    call_command("seed_demo", stdout=StringIO())
+    out = StringIO()
+    call_command(
+        "simulate_calls",
+        tenant="acme-eu",
+        script=ROOT / "demo" / "acme-eu.json",
+        json=True,
+        base_url="http://127.0.0.1:9",  # nothing listens on the discard port
+        stdout=out,
+    )
+    report = json.loads(out.getvalue())
+    (call,) = report["calls"]
+    assert call["error"].startswith("URLError: ")
+    assert [t["heard"] for t in call["turns"]] == ["", "", ""]
+    assert [t["voice_to_voice_ms"] for t in call["turns"]] == [None, None, None]
+    assert (report["summary"]["failed"], report["summary"]["unanswered_turns"]) == (1, 3)
+
+
+@pytest.mark.django_db(databases=ALL_DATABASES)
+def test_a_script_needs_a_number_with_an_ai_agent(monkeypatch):
+    from calls.models import PhoneNumber
+
+    monkeypatch.setenv("CALLSEAL_DEMO_PASSWORD", "demo-password-for-tests")
+    call_command("seed_demo", stdout=StringIO())
+    PhoneNumber.objects.filter(e164="+14155550100").update(agent_id=None)
+    with pytest.raises(CommandError, match=r"\+14155550100 has no AI agent to talk to"):
+        call_command("simulate_calls", tenant="acme-us", script=ROOT / "demo" / "acme-us.json")

@@ -132,14 +132,17 @@ class Command(BaseCommand):
             )
             return
         v2v = summary["voice_to_voice_ms"]
+        figures = f"p50 {v2v['p50']:.0f} ms, max {v2v['max']:.0f} ms" if v2v["p50"] else "—"
         self.stdout.write(
             f"{summary['calls']} calls ({summary['failed']} failed), {summary['turns']} turns "
-            f"({summary['unanswered_turns']} unanswered); voice-to-voice p50 {v2v['p50']} ms, "
-            f"max {v2v['max']} ms"
+            f"({summary['unanswered_turns']} unanswered); voice-to-voice {figures}"
         )
 
     def _print_conversation(self, scenario: Scenario, result: ConversationResult) -> None:
         self.stdout.write(f"{scenario.name}: call {result.call_sid}")
+        if result.error and not result.greeting:  # the call never reached the agent
+            self.stdout.write(f"  error: {result.error}")
+            return
         if result.greeting:
             self.stdout.write(f"  agent:  {result.greeting}")
         if result.consent_keys:
