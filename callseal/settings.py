@@ -175,6 +175,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -185,10 +187,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "callseal.tenancy.middleware.TenantMiddleware",
+    "callseal.console.two_factor.TwoFactorMiddleware",
 ]
 
 ROOT_URLCONF = "callseal.urls"
@@ -221,6 +225,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Sign-in throttling (callseal.tenancy.login_throttle): failures allowed before a doubling
+# lock of the account / the address, its first step, and its cap (also the quiet period
+# after which an address's failures are forgotten).
+LOGIN_ACCOUNT_FREE_FAILURES = _setting("CALLSEAL_LOGIN_ACCOUNT_FAILURES", int, 5)
+LOGIN_IP_FREE_FAILURES = _setting("CALLSEAL_LOGIN_IP_FAILURES", int, 20)
+LOGIN_BACKOFF_S = _setting("CALLSEAL_LOGIN_BACKOFF_S", float, 30.0)
+LOGIN_LOCKOUT_MAX_S = _setting("CALLSEAL_LOGIN_LOCKOUT_MAX_S", float, 3600.0)
+# TOTP second factor for admins, compliance officers and auditors (docs/adr/0019).
+REQUIRE_2FA = _setting("CALLSEAL_REQUIRE_2FA", bool, True)
+OTP_TOTP_ISSUER = "Callseal"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "login"
 

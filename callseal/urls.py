@@ -4,13 +4,17 @@ from django.urls import include, path
 from agents.metrics import metrics_view
 from calls import webhooks
 from callseal import health
+from callseal.console import auth_views as console_auth
+from callseal.console import two_factor
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", console_auth.LoginView.as_view(), name="login"),
+    path("logout/", console_auth.LogoutView.as_view(), name="logout"),
+    path("account/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
+    path("account/two-factor/", two_factor.two_factor_verify, name="two_factor_verify"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"

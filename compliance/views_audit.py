@@ -19,6 +19,7 @@ from compliance.audit.display import display_rows
 from compliance.audit.export import ExportError
 from compliance.audit.filters import FilterError, filter_parse
 from compliance.audit.models import AuditExport
+from compliance.audit.selectors import audit_exports_recent
 
 FILTER_FIELDS = ("from", "to", "call", "type", "actor", "subject")
 
@@ -106,19 +107,15 @@ def audit_exports(request: HttpRequest) -> HttpResponse:
                 readable=request.POST.get("readable") == "on",
             )
         except FilterError as exc:
-            context = {"values": values, "error": str(exc), "exports": _recent()}
+            context = {"values": values, "error": str(exc), "exports": audit_exports_recent()}
             return render(request, "compliance/audit_exports.html", context, status=400)
         messages.success(request, "Export queued; this page shows its progress.")
         return redirect("compliance:audit_export", export_id=export.id)
     return render(
         request,
         "compliance/audit_exports.html",
-        {"values": values, "error": None, "exports": _recent()},
+        {"values": values, "error": None, "exports": audit_exports_recent()},
     )
-
-
-def _recent() -> list[AuditExport]:
-    return list(AuditExport.objects.order_by("-created_at")[:20])
 
 
 @login_required

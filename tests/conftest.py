@@ -13,7 +13,7 @@ from django.db import connections
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.models import Role, Tenant
 from callseal.tenancy.roles import as_owner
-from tests.factories import TenantFactory, UserFactory, membership
+from tests.factories import TenantFactory, UserFactory, membership, second_factor_verified
 
 ALL_DATABASES = "__all__"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -98,12 +98,14 @@ def eu_context(acme_eu: Tenant) -> Iterator[Tenant]:
 
 @pytest.fixture
 def login_as(client):  # type: ignore[no-untyped-def]
-    """login_as(tenant, role) -> the logged-in user; the client is that user's browser."""
+    """login_as(tenant, role) -> the logged-in user; the client is that user's browser,
+    past the second factor where the role needs one."""
 
     def _login(tenant: Tenant, role: str = Role.ADMIN):  # type: ignore[no-untyped-def]
         user = UserFactory()
         membership(user=user, tenant=tenant, role=role)
         client.force_login(user)
+        second_factor_verified(client, user)
         return user
 
     return _login

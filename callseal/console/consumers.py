@@ -15,14 +15,31 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from analytics.live import CALL_PREFIX, group_for
 from calls.models import Call
-from callseal.tenancy.channels import TenantConsumerMixin
+from callseal.tenancy.channels import TenantConsumerMixin, user_group
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, role_allows
+from callseal.tenancy.second_factor import session_second_factor_ok
+from callseal.tenancy.selectors import membership_get
 
 TOPICS = {"calls": Perm.VIEW_CALLS}
 PER_CALL = Perm.VIEW_CALLS
 # One page follows the calls list and a handful of calls at most.
 MAX_SUBSCRIPTIONS = 8
+# Close codes: not signed in (or second factor missing); access revoked or changed.
+UNAUTHENTICATED = 4401
+REVOKED = 4403
+
+
+@database_sync_to_async
+def _second_factor_ok(user: Any, session: Any) -> bool:
+    return session_second_factor_ok(user, session)
+
+
+@database_sync_to_async
+def _membership_unchanged(membership: Any) -> bool:
+    """The socket's membership still exists with the role it was opened under."""
+    current = membership_get(user=membership.user_id, tenant_id=membership.tenant_id)
+    return current is not None and current.role == membership.role
 
 
 @database_sync_to_async
@@ -35,11 +52,19 @@ class ConsoleConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):  # type:
     {"topic", "event"} messages."""
 
     async def connect(self) -> None:
-        if self.scope.get("tenant") is None:
-            await self.close(code=4401)
-            return
         self.groups_joined: set[str] = set()
+        if self.scope.get("tenant") is None or not await _second_factor_ok(
+            self.scope["user"], self.scope.get("session")
+        ):
+            await self.close(code=UNAUTHENTICATED)
+            return
+        # Revocation, role changes and logout message this group (user_sockets_close).
+        self.user_group = user_group(self.scope["user"].pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
+
+    async def access_revoked(self, message: dict[str, Any]) -> None:
+        await self.close(code=REVOKED)
 
     async def _allowed(self, topic: Any) -> str | None:
         """None when the topic may be followed, else the refusal to send."""
@@ -61,6 +86,11 @@ class ConsoleConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):  # type:
         return None
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # Also checked here, not only pushed: a revocation message may have gone to
+        # another process's channel layer.
+        if not await _membership_unchanged(self.scope["membership"]):
+            await self.close(code=REVOKED)
+            return
         topic = content.get("subscribe") if isinstance(content, dict) else None
         refusal = await self._allowed(topic)
         if refusal is not None:
@@ -85,5 +115,6 @@ class ConsoleConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):  # type:
         await self.send_json({"topic": message["topic"], "event": message["event"]})
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", ()):
+        joined = [*getattr(self, "groups_joined", ()), getattr(self, "user_group", None)]
+        for group in filter(None, joined):
             await self.channel_layer.group_discard(group, self.channel_name)

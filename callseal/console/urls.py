@@ -1,6 +1,6 @@
 from django.urls import path
 
-from callseal.console import agent_test_calls, dashboard, members, numbers, views
+from callseal.console import agent_test_calls, dashboard, members, numbers, role_requests, views
 
 app_name = "console"
 urlpatterns = [
@@ -16,6 +16,17 @@ urlpatterns = [
     path("settings/members/<int:membership_id>/role/", members.member_role, name="member_role"),
     path(
         "settings/members/<int:membership_id>/remove/", members.member_delete, name="member_remove"
+    ),
+    path(
+        "settings/members/<int:membership_id>/unlock/",
+        role_requests.member_unlock,
+        name="member_unlock",
+    ),
+    path("settings/role-requests/", role_requests.role_requests, name="role_requests"),
+    path(
+        "settings/role-requests/<uuid:grant_id>/",
+        role_requests.role_request_decide,
+        name="role_request_decide",
     ),
     path(
         "agents/<uuid:agent_id>/test-call/",

@@ -7,4 +7,4 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy and residency"
 
     def ready(self) -> None:
-        from callseal.tenancy import checks  # noqa: F401  (registers system checks)
+        from callseal.tenancy import checks, events  # noqa: F401  (checks, event types)

@@ -60,3 +60,27 @@ class TenantConsumerMixin:
 def tenant_group(tenant: TenantRef, topic: str) -> str:
     """Channel-layer group name for a tenant's live topic (e.g. "calls")."""
     return f"tenant.{tenant.id.hex}.{topic}"
+
+
+def user_group(user_id: object) -> str:
+    """Channel-layer group of every open console socket of one user."""
+    return f"user.{user_id}"
+
+
+def user_sockets_close(*, user_id: object, reason: str) -> None:
+    """Close every open console socket of the user once the directory write commits.
+
+    Revocation, role changes and logout call this: an open page must not keep receiving a
+    tenant's live data on a membership or session that no longer exists.
+    """
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from django.db import transaction
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            message = {"type": "access.revoked", "reason": reason}
+            async_to_sync(layer.group_send)(user_group(user_id), message)
+
+    transaction.on_commit(send, using="default")

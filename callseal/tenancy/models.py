@@ -58,3 +58,52 @@ class Membership(GlobalModel):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.tenant_id}:{self.role}"
+
+
+class RoleGrantStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class RoleGrant(GlobalModel):
+    """A requested privileged role that a second person must approve (docs/adr/0019)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_grants"
+    )
+    role = models.CharField(max_length=24, choices=Role.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=12, choices=RoleGrantStatus.choices, default=RoleGrantStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            # One open request per user and tenant: a new request replaces nothing silently.
+            models.UniqueConstraint(
+                fields=["tenant", "user"],
+                condition=models.Q(status="pending"),
+                name="role_grant_one_pending",
+            )
+        ]
+
+
+class LoginThrottle(GlobalModel):
+    """Consecutive failed sign-ins of one account (``account:<username>``) or one address
+    (``ip:<address>``), and until when further attempts are refused."""
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True)
+    locked_until = models.DateTimeField(null=True)

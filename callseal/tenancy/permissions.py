@@ -16,6 +16,7 @@ class Perm(StrEnum):
     VIEW_AGENTS = "agents.view"
     MANAGE_NUMBERS = "numbers.manage"
     MANAGE_USERS = "users.manage"
+    APPROVE_ROLE_GRANTS = "users.approve_roles"
     MANAGE_TENANT = "tenant.manage"
     VIEW_ANALYTICS = "analytics.view"
     VIEW_COMPLIANCE = "compliance.view"
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_AGENTS,
             Perm.MANAGE_NUMBERS,
             Perm.MANAGE_USERS,
+            Perm.APPROVE_ROLE_GRANTS,
             Perm.MANAGE_TENANT,
             Perm.VIEW_ANALYTICS,
             Perm.VIEW_COMPLIANCE,
@@ -63,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.PLAY_RECORDING,
             Perm.PLAY_ORIGINAL_RECORDING,
             Perm.VIEW_ANALYTICS,
+            Perm.APPROVE_ROLE_GRANTS,
         }
     ),
     Role.AUDITOR: frozenset(

@@ -18,7 +18,9 @@ class Residency(StrEnum):
 
 
 # Django's own apps keep staff accounts, sessions and content types in the directory.
-THIRD_PARTY_GLOBAL_APPS = frozenset({"auth", "contenttypes", "sessions", "admin", "messages"})
+THIRD_PARTY_GLOBAL_APPS = frozenset(
+    {"auth", "contenttypes", "sessions", "admin", "messages", "otp_totp"}
+)
 
 
 def residency_of(model: type[models.Model]) -> Residency | None:

@@ -266,3 +266,14 @@ def leaf_hashes(*, tree_size: int, chunk: int = 20_000) -> Iterator[bytes]:
             yield bytes(leaf)
     if position != tree_size:
         raise ValueError(f"the log holds {position} events, not {tree_size}")
+
+
+RECENT_EXPORTS = 20
+
+
+def audit_exports_recent(*, limit: int = RECENT_EXPORTS) -> list[Any]:
+    """The current tenant's latest export requests, newest first."""
+    from compliance.audit.models import AuditExport
+
+    rows = AuditExport.objects.filter(tenant_id=current_tenant().id).order_by("-created_at")
+    return list(rows[:limit])

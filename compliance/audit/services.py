@@ -130,7 +130,7 @@ def _exported(
 
 def audit_export_run(*, export_id: str) -> AuditExport:
     """Write a queued export's bundle (the Celery task's body); idempotent once done."""
-    export = AuditExport.objects.get(id=export_id)
+    export = AuditExport.objects.get(id=export_id, tenant_id=current_tenant().id)
     if export.status == ExportStatus.DONE:
         return export
     export.status = ExportStatus.RUNNING

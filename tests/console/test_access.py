@@ -39,6 +39,24 @@ def _member_remove(tenant) -> str:
     return _member_role(tenant).replace("/role/", "/remove/")
 
 
+def _member_unlock(tenant) -> str:
+    return _member_role(tenant).replace("/role/", "/unlock/")
+
+
+def _role_request(tenant) -> str:
+    from callseal.tenancy.models import RoleGrant
+    from tests.factories import UserFactory, membership
+
+    admin = membership(user=UserFactory(), tenant=tenant, role=Role.ADMIN)
+    grant = RoleGrant.objects.create(
+        tenant=tenant,
+        user=UserFactory(),  # type: ignore[misc]
+        role=Role.AUDITOR,
+        requested_by=admin.user,
+    )
+    return f"/settings/role-requests/{grant.id}/"
+
+
 def _agent(tenant) -> str:
     from agents.services import agent_create
     from agents.spec import AgentSpec
@@ -170,6 +188,8 @@ CROSS_TENANT_CASES = {
     ),
     "settings/members/<int:membership_id>/role/": (_member_role, "post"),
     "settings/members/<int:membership_id>/remove/": (_member_remove, "post"),
+    "settings/members/<int:membership_id>/unlock/": (_member_unlock, "post"),
+    "settings/role-requests/<uuid:grant_id>/": (_role_request, "post", Role.COMPLIANCE_OFFICER),
     "compliance/holds/<uuid:hold_id>/release/": (_hold_release, "post", Role.COMPLIANCE_OFFICER),
 }
 

@@ -4,8 +4,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import ALL_DATABASES
+from tests.factories import totp_code
 
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 
@@ -23,6 +25,12 @@ def test_both_demo_admins_can_log_in(client, monkeypatch):
         )
         assert response.status_code == 302
         assert response["Location"] == "/"
+        held = client.get("/")
+        assert (held.status_code, held["Location"]) == (302, "/account/two-factor/setup/?next=/")
+        assert b"Set up two-factor sign-in" in client.get(held["Location"]).content
+        device = TOTPDevice.objects.get(user__username=f"{slug}-admin", confirmed=False)
+        done = client.post(held["Location"], {"token": totp_code(device), "next": "/"})
+        assert (done.status_code, done["Location"]) == (302, "/")
         home = client.get("/").content.decode()
         assert f"region <strong>{region}</strong>" in home
 

@@ -17,13 +17,13 @@ def test_admin_adds_a_new_user_with_a_role(client, login_as, acme_us):
         {
             "username": "casey",
             "email": "casey@example.com",
-            "role": Role.COMPLIANCE_OFFICER,
+            "role": Role.SUPERVISOR,
             "password": "a-long-unusual-passphrase",
         },
     )
     assert response.status_code == 302
     added = Membership.objects.get(user__username="casey")
-    assert (added.tenant_id, added.role) == (acme_us.id, Role.COMPLIANCE_OFFICER)
+    assert (added.tenant_id, added.role) == (acme_us.id, Role.SUPERVISOR)
     assert (
         get_user_model().objects.get(username="casey").check_password("a-long-unusual-passphrase")
     )
