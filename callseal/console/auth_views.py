@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import views as auth_views
+from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 
 from callseal.tenancy.channels import user_sockets_close
@@ -32,8 +33,10 @@ class LoginView(auth_views.LoginView):
         username = str(request.POST.get("username", ""))
         refusal = login_refusal(username=username, address=client_address(request))
         if refusal is not None:
-            form = self.get_form()
-            form.errors.clear()
+            # An unbound form: binding it would check the password, which a lock forbids.
+            form = self.get_form_class()(request, initial={"username": username})
+            form._errors = ErrorDict()
+            form.cleaned_data = {}
             form.add_error(None, refusal.message)
             return self.render_to_response(
                 self.get_context_data(form=form), status=TOO_MANY_REQUESTS
