@@ -35,7 +35,7 @@ class LoginView(auth_views.LoginView):
         if refusal is not None:
             # An unbound form: binding it would check the password, which a lock forbids.
             form = self.get_form_class()(request, initial={"username": username})
-            form._errors = ErrorDict()
+            form._errors = ErrorDict()  # type: ignore[attr-defined]
             form.cleaned_data = {}
             form.add_error(None, refusal.message)
             return self.render_to_response(

@@ -3,6 +3,8 @@ console WebSockets at once; a session without its second factor gets none."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
@@ -61,7 +63,7 @@ async def test_finding_5_logout_closes_open_sockets(client, login_as, acme_us):
 
 
 async def test_finding_6_socket_refused_before_the_second_factor(client, acme_us):
-    user = await sync_to_async(UserFactory)()
+    user: Any = await sync_to_async(UserFactory)()
     await sync_to_async(membership)(user=user, tenant=acme_us, role=Role.ADMIN)
     await sync_to_async(client.force_login)(user)
     ws = await _connect(client)
