@@ -28,7 +28,7 @@ async def _open(client) -> object:  # type: ignore[no-untyped-def]
 
 @sync_to_async
 def _admin_client(tenant) -> Client:  # type: ignore[no-untyped-def]
-    admin = UserFactory()
+    admin: Any = UserFactory()
     membership(user=admin, tenant=tenant, role=Role.ADMIN)
     client = Client()
     client.force_login(admin)
