@@ -35,6 +35,10 @@ OPEN_PREFIXES = (
     "/media-stream/",
 )
 
+WRONG_CODE = "That code is not right; check the time on your device."
+# django-otp doubles a device's wait after each wrong code.
+TOO_MANY = "Too many wrong codes: wait a moment and try again."
+
 
 class TokenForm(forms.Form):
     token = forms.RegexField(
@@ -91,13 +95,16 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        if form.is_valid() and device.verify_token(form.cleaned_data["token"].strip()):
+        status = 400
+        if not device.verify_is_allowed()[0]:
+            form.add_error(None, TOO_MANY)
+        elif form.is_valid() and device.verify_token(form.cleaned_data["token"].strip()):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
             return redirect(_next(request))
-        form.add_error(None, "That code is not right; check the time on your device.")
-        status = 400
+        else:
+            form.add_error(None, WRONG_CODE)
     context = {
         "form": form,
         "qr_svg": _qr_svg(device.config_url),
@@ -121,11 +128,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         allowed, _ = device.verify_is_allowed() if device else (False, None)
         if not allowed:
-            form.add_error(None, "Too many wrong codes: wait a moment and try again.")
+            form.add_error(None, TOO_MANY)
         elif form.is_valid() and device.verify_token(form.cleaned_data["token"].strip()):  # type: ignore[union-attr]
             otp_login(request, device)
             return redirect(_next(request))
         else:
-            form.add_error(None, "That code is not right; check the time on your device.")
+            form.add_error(None, WRONG_CODE)
     context = {"form": form, "next": _next(request)}
     return render(request, "registration/two_factor_verify.html", context, status=status)

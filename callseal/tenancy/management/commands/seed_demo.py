@@ -108,3 +108,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo logins: {', '.join(usernames)}; their password is in {demo_credentials_path()}"
         )
+        if settings.REQUIRE_2FA:
+            self.stdout.write(
+                "Admins and compliance officers set up a TOTP authenticator on first sign-in"
+                " (CALLSEAL_REQUIRE_2FA=false skips it in a local demo)."
+            )
