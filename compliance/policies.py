@@ -87,3 +87,9 @@ def consent_policy_update(
 def retention_policy_update(*, actor: object, retention_days: dict[str, int]) -> dict[str, Any]:
     """Replace the tenant's retention days per data class (absent class = kept forever)."""
     return _update(actor=actor, changes={"retention_days": dict(retention_days)})
+
+
+def role_grant_approval_policy_update(*, actor: object, mode: str) -> dict[str, Any]:
+    """Who approves privileged roles an admin asks for: ``compliance_officer`` or
+    ``second_admin`` (docs/adr/0019-console-access-control.md)."""
+    return _update(actor=actor, changes={"role_grant_approval": mode})

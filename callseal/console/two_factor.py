@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import qrcode
 import qrcode.image.svg
@@ -65,7 +66,7 @@ class TwoFactorMiddleware:
             and second_factor_required(user)
         ):
             step = "two_factor_verify" if second_factor_enrolled(user) else "two_factor_setup"
-            return redirect(f"{reverse(step)}?next={request.get_full_path()}")
+            return redirect(f"{reverse(step)}?next={quote(request.get_full_path(), safe='/')}")
         return self.get_response(request)
 
 

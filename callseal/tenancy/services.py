@@ -80,19 +80,18 @@ def tenant_policies_validate(policies: dict[str, Any], *, region: str) -> dict[s
         )
     if any(v > MAX_RETENTION_DAYS for v in retention.values()):
         raise ValidationError(f"retention_days allows at most {MAX_RETENTION_DAYS} days")
-    validated = {
+    approval = policies.get(APPROVAL_POLICY, "compliance_officer")
+    if approval not in APPROVAL_MODES:
+        raise ValidationError(
+            f"{APPROVAL_POLICY} must be one of {', '.join(sorted(APPROVAL_MODES))}"
+        )
+    return {
         "consent_mode": consent,
         "consent_announcement": announcement,
         "inference_fallback_regions": fallback,
         "retention_days": retention,
+        APPROVAL_POLICY: approval,
     }
-    if APPROVAL_POLICY in policies:
-        if policies[APPROVAL_POLICY] not in APPROVAL_MODES:
-            raise ValidationError(
-                f"{APPROVAL_POLICY} must be one of {', '.join(sorted(APPROVAL_MODES))}"
-            )
-        validated[APPROVAL_POLICY] = policies[APPROVAL_POLICY]
-    return validated
 
 
 def tenant_create(

@@ -4,6 +4,7 @@ events in the tenant's ledger, by username."""
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from callseal.ledger.selectors import ledger_read_stream
 from callseal.tenancy.context import tenant_context
@@ -151,3 +152,21 @@ def test_finding_5_role_changes_and_removals_are_events_by_username(client, acme
     assert "member.removed" in page
     assert "sam" in page
     assert "alice-admin" in page
+
+
+def test_finding_5_a_compliance_officer_chooses_the_approval_policy(acme_us):
+    from compliance.policies import role_grant_approval_policy_update
+
+    officer = membership(user=UserFactory(), tenant=acme_us, role=Role.COMPLIANCE_OFFICER)
+    admin = membership(user=UserFactory(), tenant=acme_us, role=Role.ADMIN)
+    with tenant_context(acme_us):
+        with pytest.raises(PermissionDenied):
+            role_grant_approval_policy_update(actor=admin, mode="second_admin")
+        with pytest.raises(ValidationError, match="role_grant_approval must be one of"):
+            role_grant_approval_policy_update(actor=officer, mode="anyone")
+        updated = role_grant_approval_policy_update(actor=officer, mode="second_admin")
+        changes = ledger_read_stream(stream_id="compliance-policies")
+    assert updated["role_grant_approval"] == "second_admin"
+    assert [(e.data["old"], e.data["new"]) for e in changes] == [
+        ({"role_grant_approval": "compliance_officer"}, {"role_grant_approval": "second_admin"})
+    ]
