@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenancy", "0001_initial"),
+        ("tenancy", "0002_hash_session_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
