@@ -27,7 +27,8 @@ def _unused_code(device) -> str:  # type: ignore[no-untyped-def]
 
 def pass_second_factor(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
     """After the password: complete enrolment or verification if the console asks for it."""
-    page.wait_for_load_state()
+    # The password form's answer is a redirect away from /login/ (to the step or the page).
+    page.wait_for_url(lambda url: "/login/" not in url)
     if page.url.startswith(f"{base}/account/two-factor/setup/"):
         secret = page.locator("#totp-secret").inner_text()
         _wait_while_throttled(TOTPDevice.objects.get(user__username=username, confirmed=False))
