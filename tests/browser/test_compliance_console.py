@@ -13,6 +13,7 @@ from django.core.management import call_command
 from calls.models import PhoneNumber
 from callseal.tenancy.models import Tenant
 from tests.analytics.conftest import CALLER, CallDriver
+from tests.browser.two_factor import pass_second_factor
 from tests.conftest import ALL_DATABASES
 from tests.console.helpers import make_recording
 
@@ -33,6 +34,7 @@ def _log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    pass_second_factor(page, base, username)
     page.wait_for_url(f"{base}/")
 
 
