@@ -16,4 +16,4 @@ RUN useradd --system --home /app callseal \
  && chmod 700 /var/lib/callseal /var/lib/callseal-secrets
 USER callseal
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "callseal.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "callseal.asgi:application"]

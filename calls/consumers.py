@@ -7,6 +7,11 @@ and logged and never ends a healthy call; a flood of it does. The stream is fina
 exactly once, whichever of stop, disconnect, refusal, flood or the pipeline's hang-up comes
 first.
 
+Until a stream is authorised it is a stranger's socket: it must send a valid ``start``
+within CALLSEAL_MEDIA_START_TIMEOUT_S, and a peer (and the process) may hold only so many
+such sockets (``Admission``). Every stream's inbound messages are rate-limited
+(``protocol.RatePolicy``). Each refusal closes with 1008 and logs one line.
+
 Per-frame work (μ-law table lookup, one soxr call) costs tens of microseconds, well below
 the cost of handing it to a thread, so it stays on the event loop; the pipeline runs its
 heavy stages (ASR, TTS) off the loop itself.
@@ -40,7 +45,17 @@ from calls.pipeline import (
     pipeline_factory,
 )
 from calls.player import Player
-from calls.protocol import Connected, Dtmf, InboundStream, Malformed, Mark, Media, Start, Stop
+from calls.protocol import (
+    Connected,
+    Dtmf,
+    InboundStream,
+    Malformed,
+    Mark,
+    Media,
+    RatePolicy,
+    Start,
+    Stop,
+)
 from calls.signatures import websocket_signature, websocket_url
 from callseal.observability import call_log_context
 from compliance.callgate import CallGate
@@ -48,6 +63,38 @@ from compliance.callgate import CallGate
 log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
 _END = object()
+
+
+class Admission:
+    """Unauthenticated media sockets of this process, per peer address and in total."""
+
+    def __init__(self) -> None:
+        self.per_peer: dict[str, int] = {}
+        self.total = 0
+
+    def admit(self, peer: str) -> bool:
+        if (
+            self.total >= settings.CALLSEAL_MEDIA_UNAUTHENTICATED_MAX
+            or self.per_peer.get(peer, 0) >= settings.CALLSEAL_MEDIA_UNAUTHENTICATED_PER_PEER
+        ):
+            return False
+        self.per_peer[peer] = self.per_peer.get(peer, 0) + 1
+        self.total += 1
+        return True
+
+    def release(self, peer: str) -> None:
+        left = self.per_peer.get(peer, 0) - 1
+        if left > 0:
+            self.per_peer[peer] = left
+        else:
+            self.per_peer.pop(peer, None)
+        self.total = max(0, self.total - 1)
+
+
+ADMISSION = Admission()
+# Calls with a live stream in this process: a second stream for one of them is refused
+# (across processes the token's stream index refuses it: calls.services.stream_authorise).
+LIVE_CALLS: dict[str, services.StreamGrant] = {}
 
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):
@@ -59,9 +106,22 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        self.admitted = False
+        self.grant: services.StreamGrant | None = None
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            # Also when the task is cancelled (a worker shutting down).
+            self._leave()
+
+    def _leave(self) -> None:
+        if self.admitted:
+            self.admitted = False
+            ADMISSION.release(self.peer)
+        if self.grant is not None and LIVE_CALLS.get(self.grant.call_sid) is self.grant:
+            del LIVE_CALLS[self.grant.call_sid]
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels (4.2+) runs close_old_connections in a worker thread before every
@@ -74,12 +134,19 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def connect(self) -> None:
-        self.inbound = InboundStream()
+        self.peer = str((self.scope.get("client") or ("unknown",))[0])
+        self.path_nonce = str(self.scope.get("url_route", {}).get("kwargs", {}).get("nonce", ""))
+        if not ADMISSION.admit(self.peer):
+            # Refused at the handshake (HTTP 403): no socket is held.
+            log.warning("media stream refused", extra={"reason": "too_many_unauthenticated"})
+            await self.close(code=POLICY_VIOLATION)
+            return
+        self.admitted = True
+        self.inbound = InboundStream(rate=RatePolicy(settings.CALLSEAL_MEDIA_MAX_MESSAGES_PER_S))
         self.gaps = GapTracker()
         self.upsampler: StreamResampler | None = None  # only for pipelines above 8 kHz
         self.pipeline: Any = None
         self.stats = services.StreamStats()
-        self.grant: services.StreamGrant | None = None
         self.player: Player | None = None
         self.gate: CallGate | None = None
         self.queue: asyncio.Queue[Any] = asyncio.Queue(
@@ -94,6 +161,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if not self.signature:
             await self._refuse("unsigned", call_sid="")
             return
+        if not self.path_nonce:
+            await self._refuse("wrong_stream_url", call_sid="")
+            return
         self.tasks.append(asyncio.create_task(self._start_deadline()))
 
     # --- inbound -----------------------------------------------------------------------
@@ -103,9 +173,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         try:
             message = self.inbound.accept(text_data, bytes_data)
         except Malformed as exc:
-            log.info("malformed media-stream message", extra={"kind": str(exc.kind)})
             if self.inbound.flooded:
-                await self._end("flood")
+                log.warning("media stream flooded", extra={"kind": str(exc.kind)})
+                if self.grant is None:
+                    await self._refuse("flood", call_sid="")
+                else:
+                    await self._end("flood")
+            elif self.inbound.malformed_total <= 10:
+                log.info("malformed media-stream message", extra={"kind": str(exc.kind)})
             return
         if isinstance(message, Media):
             self._on_media(message)
@@ -160,6 +235,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         try:
             if start.encoding != "audio/x-mulaw" or start.sample_rate != TELEPHONE_RATE:
                 raise services.StreamRefused("media_format")
+            live = LIVE_CALLS.get(start.call_sid)
+            if live is not None:
+                raise services.StreamRefused("concurrent_stream", tenant=live.tenant)
             grant = await database_sync_to_async(services.stream_authorise)(
                 token=start.custom_parameters.get("token", ""),
                 call_sid=start.call_sid,
@@ -168,6 +246,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 signature=self.signature,
                 signature_settings=self.signature_settings,
                 stream_sid=start.stream_sid,
+                path_nonce=self.path_nonce,
             )
         except services.StreamRefused as exc:
             await database_sync_to_async(services.stream_refused)(
@@ -204,6 +283,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             self.upsampler = StreamResampler(in_rate=TELEPHONE_RATE, out_rate=input_rate)
         self.pipeline = pipeline
         self.grant = grant
+        LIVE_CALLS[grant.call_sid] = grant
+        if self.admitted:  # authorised: no longer counts against the stranger limits
+            self.admitted = False
+            ADMISSION.release(self.peer)
         self.gate = gate
         self.player = Player(
             send=self._send_text,
@@ -215,9 +298,17 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.tasks.append(asyncio.create_task(self._run_pipeline(pipeline, self.player, grant)))
 
     async def _refuse(self, reason: str, *, call_sid: str) -> None:
-        log.warning("media stream refused", extra={"reason": reason})
+        """Close with 1008 and one log line. Runs on the consumer's own task or on the start
+        deadline's: the close goes straight to the server, never through a task that the
+        disconnect that follows would cancel."""
+        if self.closing:
+            return
+        log.warning(
+            "media stream refused",
+            extra={"reason": reason, "call_sid": call_sid[:34], "peer": self.peer},
+        )
         self.closing = True
-        await self.close(code=POLICY_VIOLATION)
+        await self.base_send({"type": "websocket.close", "code": POLICY_VIOLATION})
 
     # --- outbound ----------------------------------------------------------------------
     async def _caller(self) -> AsyncIterator[PipelineInput]:

@@ -123,3 +123,45 @@ class CallEnded:
     call_id: str
     status: str
     ended_at: str  # ISO 8601, UTC
+
+
+def phone_number_stream(phone_number_id: uuid.UUID | str) -> str:
+    return f"phone-number-{phone_number_id}"
+
+
+@register_event("phone_number.added", version=1)
+@dataclass(frozen=True, slots=True)
+class PhoneNumberAdded:
+    phone_number_id: str
+    e164: str  # the business's number: not personal data
+    label: str
+    account_sid: str
+    agent_id: str | None
+
+
+@register_event("phone_number.updated", version=1)
+@dataclass(frozen=True, slots=True)
+class PhoneNumberUpdated:
+    phone_number_id: str
+    e164: str
+    changes: dict[str, Any]  # field -> [before, after]; never credentials
+
+
+@register_event("phone_number.credentials_changed", version=1)
+@dataclass(frozen=True, slots=True)
+class PhoneNumberCredentialsChanged:
+    """New Twilio credentials for a number, verified with Twilio's REST API before they were
+    saved (the account exists, the token opens it, the number is in it). Never the token."""
+
+    phone_number_id: str
+    e164: str
+    account_sid: str
+    previous_account_sid: str
+
+
+@register_event("phone_number.removed", version=1)
+@dataclass(frozen=True, slots=True)
+class PhoneNumberRemoved:
+    phone_number_id: str
+    e164: str
+    account_sid: str

@@ -16,6 +16,19 @@ ACCOUNT_SID = RegexValidator(r"^AC[0-9a-f]{32}$", "a Twilio account SID: AC and 
 CALL_SID_RE = r"^CA[0-9a-f]{32}$"
 
 
+class TwilioAccount(GlobalModel):
+    """Which tenant a Twilio account belongs to: exactly one (the unique SID enforces it in
+    the database, whatever races the services lose). Held while any of the tenant's numbers
+    uses the account."""
+
+    account_sid = models.CharField(max_length=34, unique=True, validators=[ACCOUNT_SID])
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="twilio_accounts")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.account_sid
+
+
 class PhoneNumber(GlobalModel):
     """A business number routed to a tenant. Global: inbound webhooks find the tenant by it."""
 
@@ -106,6 +119,15 @@ class StreamToken(RegionalModel):
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Which stream of the call this token opens (1, then one more per followed <Redirect>).
+    stream_index = models.PositiveIntegerField(default=1)
+    # Random path segment of the stream URL (/media-stream/<nonce>/): Twilio signs the URL,
+    # so every handshake signature differs and one captured handshake opens nothing else.
+    path_nonce = models.CharField(max_length=32, blank=True)
+    # SHA-256 of the one-time secret in this TwiML's <Redirect> URL: following it once is
+    # the only way to get the next stream's token.
+    redirect_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    redirect_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes: ClassVar = [models.Index(fields=["tenant_id", "call_sid"])]

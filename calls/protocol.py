@@ -38,6 +38,8 @@ class MalformedKind(StrEnum):
     SEQUENCE_BACKWARDS = "sequence_backwards"
     WRONG_STREAM = "wrong_stream"
     DUPLICATE_START = "duplicate_start"
+    DUPLICATE_CONNECTED = "duplicate_connected"
+    RATE_EXCEEDED = "rate_exceeded"
 
 
 class Malformed(ValueError):
@@ -262,10 +264,38 @@ class FloodPolicy:
         return self._level > self.capacity
 
 
+@dataclass
+class RatePolicy:
+    """Token bucket over every inbound message: Twilio sends 50 media frames a second plus
+    a few marks and keys, and catches up in bursts after a network stall. A stream that
+    sustains far more is not Twilio, and is cut before it starves the other calls of the
+    process's event loop."""
+
+    per_s: float = 150.0
+    burst_s: float = 2.0
+    _tokens: float | None = None
+    _at: float = 0.0
+
+    def allow(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        capacity = self.per_s * self.burst_s
+        if self._tokens is None:
+            self._tokens = capacity
+        else:
+            self._tokens = min(capacity, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
 class InboundStream:
     """Stateful validation of one stream's messages; counts what it refuses."""
 
-    def __init__(self, *, flood: FloodPolicy | None = None) -> None:
+    def __init__(self, *, flood: FloodPolicy | None = None, rate: RatePolicy | None = None) -> None:
+        self.connected = False
+        self.rate = rate or RatePolicy()
         self.start: Start | None = None
         self.last_sequence = 0
         self.malformed: Counter[str] = Counter()
@@ -274,6 +304,10 @@ class InboundStream:
 
     def accept(self, text: str | None, binary: bytes | None = None) -> Message:
         """Parse and check one message; raise Malformed (already counted) when refused."""
+        if not self.rate.allow():
+            self.malformed[MalformedKind.RATE_EXCEEDED] += 1
+            self.flooded = True
+            raise Malformed(MalformedKind.RATE_EXCEEDED, "more messages than Twilio sends")
         try:
             message = parse_message(text, binary)
             self._check(message)
@@ -286,6 +320,10 @@ class InboundStream:
 
     def _check(self, message: Message) -> None:
         if isinstance(message, Connected):
+            # Twilio says it once, first: more is someone keeping a socket busy.
+            if self.connected or self.start is not None:
+                raise Malformed(MalformedKind.DUPLICATE_CONNECTED, "a second connected")
+            self.connected = True
             return
         if isinstance(message, Start):
             if self.start is not None:

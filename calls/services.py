@@ -6,12 +6,13 @@ transaction, so the read model never shows what the ledger does not hold.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.utils import timezone
 from analytics.projections import analytics_project
 from calls import credentials, selectors
 from calls import events as ev
+from calls.accounts import twilio_account_bind
 from calls.models import (
     ACCOUNT_SID,
     TERMINAL_STATUSES,
@@ -85,9 +87,19 @@ class CallNotResumable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """What the voice webhook's TwiML carries: the stream's one-time token (a
+    ``<Parameter>``), its URL path nonce, and the one-time secret of the ``<Redirect>``."""
+
     call_id: uuid.UUID
     token: str
     resumed: bool
+    path_nonce: str = ""
+    redirect_secret: str = ""
+
+
+# Voice webhook refusals that are someone else's doing (a replayed or forged request),
+# recorded as security events; the others (an ended call) are ordinary.
+REPLAY_REASONS = frozenset({"already_answered", "redirect_unknown", "redirect_replayed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,27 +186,20 @@ def phone_number_configure(
     auth_token: str,
     agent_id: uuid.UUID | None = None,
 ) -> PhoneNumber:
-    """Attach a Twilio account to a number; the auth token is sealed at rest. Every number
-    of the account is re-sealed with the token, since Twilio signs with one per account."""
+    """Attach a Twilio account to a number (seed data, tests, benchmarks: the console goes
+    through calls.numbers, which also proves the credentials with Twilio and records the
+    change). The account must be the number's tenant's or nobody's yet; the auth token is
+    sealed at rest on this number only."""
     ACCOUNT_SID(account_sid)
     if not (16 <= len(auth_token) <= 128) or not auth_token.isascii():
         raise ValueError("auth token: 16 to 128 ASCII characters")
-    with transaction.atomic(using="default"):
-        for number in PhoneNumber.objects.select_for_update().filter(
-            twilio_account_sid=account_sid
-        ):
-            number.twilio_auth_token_sealed = credentials.seal_auth_token(
-                auth_token=auth_token, account_sid=account_sid
-            )
-            number.save(update_fields=["twilio_auth_token_sealed"])
-        phone_number.twilio_account_sid = account_sid
-        phone_number.twilio_auth_token_sealed = credentials.seal_auth_token(
-            auth_token=auth_token, account_sid=account_sid
-        )
-        phone_number.agent_id = agent_id
-        phone_number.save(
-            update_fields=["twilio_account_sid", "twilio_auth_token_sealed", "agent_id"]
-        )
+    twilio_account_bind(tenant_id=phone_number.tenant_id, account_sid=account_sid)
+    phone_number.twilio_account_sid = account_sid
+    phone_number.twilio_auth_token_sealed = credentials.seal_auth_token(
+        auth_token=auth_token, account_sid=account_sid
+    )
+    phone_number.agent_id = agent_id
+    phone_number.save(update_fields=["twilio_account_sid", "twilio_auth_token_sealed", "agent_id"])
     return phone_number
 
 
@@ -205,10 +210,16 @@ def phone_number_auth_token(phone_number: PhoneNumber) -> str:
 
 
 # --- answering -----------------------------------------------------------------------
-def stream_token_issue(*, tenant: TenantRef, phone_number_id: uuid.UUID, call_sid: str) -> str:
-    """A one-time token for the next media stream of ``call_sid``; only its hash is kept.
-    The phone number id in front routes the stream to the tenant before anything else."""
+def stream_token_issue(
+    *, tenant: TenantRef, phone_number_id: uuid.UUID, call_sid: str, stream_index: int = 1
+) -> Answer:
+    """A one-time token for stream ``stream_index`` of ``call_sid`` (only its hash is kept),
+    the stream URL's path nonce, and the secret of the ``<Redirect>`` that may ask for the
+    next stream once. The phone number id in front of the token routes the stream to the
+    tenant before anything else."""
     secret = secrets.token_urlsafe(32)
+    redirect_secret = secrets.token_urlsafe(24)
+    path_nonce = secrets.token_hex(16)
     now = timezone.now()
     StreamToken.objects.create(
         tenant_id=tenant.id,
@@ -217,26 +228,52 @@ def stream_token_issue(*, tenant: TenantRef, phone_number_id: uuid.UUID, call_si
         token_hash=_hash(secret),
         issued_at=now,
         expires_at=now + timedelta(seconds=settings.CALLSEAL_STREAM_TOKEN_TTL_S),
+        stream_index=stream_index,
+        path_nonce=path_nonce,
+        redirect_hash=_hash(redirect_secret),
     )
-    return f"{phone_number_id.hex}.{secret}"
+    return Answer(
+        call_id=uuid.UUID(int=0),
+        token=f"{phone_number_id.hex}.{secret}",
+        resumed=stream_index > 1,
+        path_nonce=path_nonce,
+        redirect_secret=redirect_secret,
+    )
 
 
-def call_answer(*, phone_number: PhoneNumber, call_sid: str, from_number: str) -> Answer:
+def call_answer(
+    *, phone_number: PhoneNumber, call_sid: str, from_number: str, redirect_secret: str = ""
+) -> Answer:
     """Answer Twilio's voice webhook: start the call, or resume it when Twilio followed our
-    ``<Redirect>`` after its stream dropped. Retried webhooks land on the resume path."""
+    ``<Redirect>`` (whose URL carries ``redirect_secret``) after its stream ended.
+
+    A second answer for a live call without that secret is refused (CallNotResumable
+    ``already_answered``): it is a replay of the captured first webhook, and a fresh token
+    would let a second stream join the call. Such refusals are security events.
+    """
     tenant = as_ref(phone_number.tenant)
-    with tenant_context(tenant):
-        if selectors.call_get_by_sid(call_sid=call_sid) is None:
-            try:
-                return call_start(
-                    tenant=tenant,
-                    phone_number=phone_number,
-                    call_sid=call_sid,
-                    from_number=from_number,
-                )
-            except IntegrityError:
-                pass  # a concurrent retry of the same webhook created it first
-        return call_resume(tenant=tenant, phone_number=phone_number, call_sid=call_sid)
+    try:
+        with tenant_context(tenant):
+            if selectors.call_get_by_sid(call_sid=call_sid) is None and not redirect_secret:
+                try:
+                    return call_start(
+                        tenant=tenant,
+                        phone_number=phone_number,
+                        call_sid=call_sid,
+                        from_number=from_number,
+                    )
+                except IntegrityError:
+                    raise CallNotResumable("already_answered") from None
+            return call_resume(
+                tenant=tenant,
+                phone_number=phone_number,
+                call_sid=call_sid,
+                redirect_secret=redirect_secret,
+            )
+    except CallNotResumable as exc:
+        if exc.reason in REPLAY_REASONS:
+            stream_refused(reason=exc.reason, tenant=tenant, call_sid=call_sid)
+        raise
 
 
 def call_start(
@@ -270,10 +307,10 @@ def call_start(
             events=[consent_required(phone_number=phone_number, from_number=from_number)],
             actor=ACTOR_TWILIO,
         )
-        token = stream_token_issue(
+        issued = stream_token_issue(
             tenant=tenant, phone_number_id=phone_number.id, call_sid=call_sid
         )
-    return Answer(call_id=call_id, token=token, resumed=False)
+    return replace(issued, call_id=call_id)
 
 
 def consent_required(*, phone_number: PhoneNumber, from_number: str) -> ConsentRequired:
@@ -294,63 +331,50 @@ def consent_required(*, phone_number: PhoneNumber, from_number: str) -> ConsentR
     )
 
 
-def call_resume(*, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str) -> Answer:
-    """Issue a fresh stream token for a call whose stream ended without the call ending.
+def call_resume(
+    *, tenant: TenantRef, phone_number: PhoneNumber, call_sid: str, redirect_secret: str
+) -> Answer:
+    """Issue the next stream's token when Twilio follows the ``<Redirect>`` of the previous
+    TwiML (Twilio does that only once that stream has ended). Each redirect secret works
+    once, so neither a replayed first webhook nor a replayed redirect gets a token.
 
-    Refuses (CallNotResumable) an ended call (``completed``: it ended normally, e.g. the
-    agent said goodbye and closed the stream; ``ended``: otherwise) and one that has used
-    up its resumptions, so that a stream failing at once cannot loop through ``<Redirect>``
-    forever.
+    Refuses (CallNotResumable): ``already_answered`` (no secret), ``redirect_unknown``,
+    ``redirect_replayed``, an ended call (``completed``: it ended normally, e.g. the agent
+    said goodbye; ``ended``: otherwise) and ``too_many_streams``, so that a stream failing
+    at once cannot loop through ``<Redirect>`` forever.
     LEDGER: nothing here; ``call.resumed`` is appended by ``stream_authorise`` when the new
     stream is actually connected.
     """
+    if not redirect_secret:
+        raise CallNotResumable("already_answered")
     with tenant_context(tenant), _atomic(tenant):
-        call = Call.objects.select_for_update().get(tenant_id=tenant.id, twilio_call_sid=call_sid)
+        call = (
+            Call.objects.select_for_update()
+            .filter(tenant_id=tenant.id, twilio_call_sid=call_sid)
+            .first()
+        )
+        previous = (
+            StreamToken.objects.select_for_update()
+            .filter(tenant_id=tenant.id, call_sid=call_sid, redirect_hash=_hash(redirect_secret))
+            .first()
+        )
+        if call is None or previous is None:
+            raise CallNotResumable("redirect_unknown")
         if call.status in TERMINAL_STATUSES:
             raise CallNotResumable("completed" if call.status == CallStatus.COMPLETED else "ended")
-        issued = StreamToken.objects.filter(tenant_id=tenant.id, call_sid=call_sid).count()
-        if issued > settings.CALLSEAL_MAX_STREAMS_PER_CALL:
+        if previous.redirect_used_at is not None:
+            raise CallNotResumable("redirect_replayed")
+        if previous.stream_index >= settings.CALLSEAL_MAX_STREAMS_PER_CALL:
             raise CallNotResumable("too_many_streams")
-        token = stream_token_issue(
-            tenant=tenant, phone_number_id=phone_number.id, call_sid=call_sid
+        previous.redirect_used_at = timezone.now()
+        previous.save(update_fields=["redirect_used_at"])
+        issued = stream_token_issue(
+            tenant=tenant,
+            phone_number_id=phone_number.id,
+            call_sid=call_sid,
+            stream_index=previous.stream_index + 1,
         )
-    return Answer(call_id=call.id, token=token, resumed=True)
-
-
-def call_reject_unknown_number(
-    *, account_number: PhoneNumber, call_sid: str, to_number: str
-) -> None:
-    """A signed call, through one tenant's Twilio account, to a number no tenant routes
-    (released, or misrouted in the Twilio console).
-
-    ``account_number`` is the number whose account's token verified the signature: the
-    account's owner is the tenant that must see the rejection, so ``call.rejected`` goes
-    to its ledger. Webhook retries append nothing new (the event id derives from CallSid).
-    """
-    tenant = as_ref(account_number.tenant)
-    log.warning(
-        "call to an unknown number refused",
-        extra={"call_sid": call_sid, "to_tail": to_number[-4:], "tenant": tenant.slug},
-    )
-    with tenant_context(tenant), _atomic(tenant):
-        # A retried webhook finds its event already there. (The ledger's own retry path,
-        # the same event id, cannot run inside a caller's transaction on PostgreSQL: its
-        # failed INSERT aborts the transaction before it can read the stored event back.)
-        if ledger_read_stream(stream_id=ev.rejected_stream(call_sid), limit=1):
-            return
-        ledger_append(
-            stream_id=ev.rejected_stream(call_sid),
-            events=[
-                ev.CallRejected(
-                    twilio_call_sid=call_sid,
-                    account_sid=account_number.twilio_account_sid,
-                    to_number=to_number[:16],
-                    reason="unknown_number",
-                )
-            ],
-            actor=ACTOR_TWILIO,
-            event_ids=[_event_id(call_sid, "rejected")],
-        )
+    return replace(issued, call_id=call.id)
 
 
 # --- media streams -------------------------------------------------------------------
@@ -373,14 +397,17 @@ def stream_authorise(
     signature: str,
     signature_settings: str = "",
     stream_sid: str = "",
+    path_nonce: str = "",
 ) -> StreamGrant:
-    """Check a media stream's handshake signature and its one-time token; burn the token;
-    record ``stream.connected`` (preceded by ``call.resumed`` for every stream after the
-    first).
+    """Check a media stream's handshake signature, the nonce of its URL path and its
+    one-time token; burn the token; record ``stream.connected`` (preceded by
+    ``call.resumed`` for every stream after the first).
 
     Raises StreamRefused(reason) for: unsigned, malformed_token, unknown_token,
     account_mismatch, bad_signature, token_replayed, token_expired, wrong_call_sid,
-    call_ended. Refusals are recorded by ``stream_refused``.
+    wrong_stream_url (the path nonce is not the token's), concurrent_stream (a stream of
+    this index already connected: a second stream for a live call), call_ended. Refusals
+    are recorded by ``stream_refused``.
     """
     if not signature:
         raise StreamRefused("unsigned")
@@ -421,12 +448,17 @@ def stream_authorise(
                 refusal = "token_expired"
             elif row.call_sid != call_sid:
                 refusal = "wrong_call_sid"
+            elif not row.path_nonce or not hmac.compare_digest(row.path_nonce, path_nonce):
+                refusal = "wrong_stream_url"
         if refusal is None:
+            assert row is not None
             call = Call.objects.select_for_update().get(
                 tenant_id=tenant.id, twilio_call_sid=call_sid
             )
             if call.status in TERMINAL_STATUSES:
                 refusal = "call_ended"
+            elif call.stream_count >= row.stream_index:
+                refusal = "concurrent_stream"
             else:
                 index = call.stream_count + 1
                 connected = ev.StreamConnected(
@@ -483,14 +515,10 @@ def call_events_for(*, grant: StreamGrant) -> list[RecordedEvent]:
 
 
 def stream_refused(*, reason: str, tenant: TenantRef | None, call_sid: str) -> None:
-    """A media stream was refused (closed with 1008): ``security.stream_refused`` in the
-    tenant's ledger when the token named a tenant. A stream whose token names no tenant
-    (unsigned, malformed, unknown) has no ledger to go to: the warning log is the
-    operator's record of it."""
-    log.warning(
-        "media stream refused",
-        extra={"reason": reason, "call_sid": call_sid[:34], "tenant": tenant and tenant.slug},
-    )
+    """A media stream (or the voice webhook's token for one) was refused:
+    ``security.stream_refused`` in the tenant's ledger when the request named a tenant. One
+    that names no tenant (unsigned, malformed, unknown) has no ledger to go to: the
+    caller's one warning line is the operator's record of it."""
     if tenant is None:
         return
     with tenant_context(tenant), _atomic(tenant):

@@ -1,8 +1,9 @@
 """Twilio request signatures (X-Twilio-Signature) over the URL Twilio actually used.
 
-Behind a proxy the URL Twilio signed is the public one: the scheme comes from
-X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER) and the host from X-Forwarded-Host only when
-USE_X_FORWARDED_HOST allows it, exactly as Django builds ``request.build_absolute_uri()``.
+Behind a proxy the URL Twilio signed is the public one. callseal.proxy has already applied
+X-Forwarded-Proto/-Host to the scope when (and only when) the peer is a trusted proxy, so
+the scheme and Host here are final, exactly as Django builds
+``request.build_absolute_uri()`` from the same scope.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.conf import settings
 from twilio.request_validator import (
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
@@ -53,19 +53,8 @@ def websocket_signature(scope: Mapping[str, Any]) -> tuple[str, str]:
 
 def websocket_url(scope: Mapping[str, Any]) -> str:
     """The ws:// or wss:// URL the client connected to, as Twilio signed it."""
-    headers = scope.get("headers", [])
-    host = ""
-    if settings.USE_X_FORWARDED_HOST:
-        host = _header(headers, "X-Forwarded-Host").split(",")[0].strip()
-    host = host or _header(headers, "Host")
+    host = _header(scope.get("headers", []), "Host")
     secure = scope.get("scheme") == "wss"
-    proxy = settings.SECURE_PROXY_SSL_HEADER
-    if proxy:
-        meta_name, expected = proxy
-        header_name = meta_name.removeprefix("HTTP_").replace("_", "-")
-        forwarded = _header(headers, header_name).split(",")[0].strip()
-        if forwarded:
-            secure = forwarded == expected
     path = scope.get("path", "/")
     query = scope.get("query_string", b"").decode("latin-1")
     return f"{'wss' if secure else 'ws'}://{host}{path}" + (f"?{query}" if query else "")

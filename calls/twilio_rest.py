@@ -50,3 +50,28 @@ def call_enqueue(*, account_sid: str, auth_token: str, call_sid: str, queue: str
     return call_update(
         account_sid=account_sid, auth_token=auth_token, call_sid=call_sid, twiml=twiml
     )
+
+
+def account_number_verify(*, account_sid: str, auth_token: str, e164: str) -> None:
+    """Prove credentials before they are saved: the token opens the account
+    (GET Accounts/{Sid}.json) and the number is one of the account's
+    (GET Accounts/{Sid}/IncomingPhoneNumbers.json?PhoneNumber=…). Raises TwilioRefused
+    with what to fix."""
+    client = _client(account_sid=account_sid, auth_token=auth_token)
+    account = client.api.v2010.accounts(account_sid)
+    try:
+        fetched = account.fetch()
+        numbers = account.incoming_phone_numbers.list(phone_number=e164, limit=20)
+    except TwilioRestException as exc:
+        if exc.status in (401, 403, 404):
+            raise TwilioRefused(
+                "Twilio did not accept this account SID and auth token"
+                f" (HTTP {exc.status}): check both in the Twilio console."
+            ) from exc
+        raise TwilioRefused(f"Twilio answered {exc.status}: {exc.msg}") from exc
+    except (TwilioException, OSError) as exc:
+        raise TwilioRefused(f"Twilio could not be reached: {type(exc).__name__}") from exc
+    if fetched.sid != account_sid or str(fetched.status or "active") != "active":
+        raise TwilioRefused(f"the Twilio account is not active (status {fetched.status!r})")
+    if not any(n.phone_number == e164 for n in numbers):
+        raise TwilioRefused(f"{e164} is not a phone number of Twilio account {account_sid}")

@@ -20,6 +20,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import re_path  # noqa: E402
 
 from callseal.console.routing import console_websocket_urlpatterns  # noqa: E402
+from callseal.proxy import TrustedProxyMiddleware  # noqa: E402
 from callseal.routing import websocket_urlpatterns  # noqa: E402
 from callseal.tenancy.channels import TenantScopeMiddleware  # noqa: E402
 
@@ -27,9 +28,12 @@ console_websockets = AllowedHostsOriginValidator(
     AuthMiddlewareStack(TenantScopeMiddleware(URLRouter(console_websocket_urlpatterns)))
 )
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": URLRouter([*websocket_urlpatterns, re_path(r"^ws/", console_websockets)]),
-    }
+# Proxy headers count only from CALLSEAL_TRUSTED_PROXIES (callseal.proxy), for both.
+application = TrustedProxyMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": URLRouter([*websocket_urlpatterns, re_path(r"^ws/", console_websockets)]),
+        }
+    )
 )

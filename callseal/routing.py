@@ -9,5 +9,8 @@ from django.urls import path
 from calls.consumers import MediaStreamConsumer
 
 websocket_urlpatterns: list[Any] = [
+    # Every stream URL carries its one-time nonce (calls.services.stream_token_issue); the
+    # bare path is still routed so that it is refused with 1008, not an unrouted error.
+    path("media-stream/<str:nonce>/", MediaStreamConsumer.as_asgi()),
     path("media-stream/", MediaStreamConsumer.as_asgi()),
 ]

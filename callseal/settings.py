@@ -267,8 +267,14 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-USE_X_FORWARDED_HOST = _setting("DJANGO_USE_X_FORWARDED_HOST", bool, False)
+# Proxy headers (X-Forwarded-For/-Proto/-Host) count only from these peers (CIDR list):
+# callseal.proxy applies them to the ASGI scope (HTTP and WebSocket alike) and strips them
+# from everyone else's requests, so Django itself must not read them again.
+CALLSEAL_TRUSTED_PROXIES = _setting("CALLSEAL_TRUSTED_PROXIES", list, ["127.0.0.1/32", "::1/128"])
+SECURE_PROXY_SSL_HEADER = None
+# X-Forwarded-Host from a trusted proxy replaces Host only when this is on.
+CALLSEAL_USE_X_FORWARDED_HOST = _setting("DJANGO_USE_X_FORWARDED_HOST", bool, False)
+USE_X_FORWARDED_HOST = False
 if _HTTPS:
     SECURE_HSTS_SECONDS = 31536000
 
@@ -358,12 +364,42 @@ CALLSEAL_MAX_STREAMS_PER_CALL = _setting("CALLSEAL_MAX_STREAMS_PER_CALL", int, 8
 CALLSEAL_MEDIA_START_TIMEOUT_S = _setting("CALLSEAL_MEDIA_START_TIMEOUT_S", float, 10.0)
 CALLSEAL_PLAYER_LEAD_MS = _setting("CALLSEAL_PLAYER_LEAD_MS", int, 300)
 CALLSEAL_PIPELINE_QUEUE_FRAMES = _setting("CALLSEAL_PIPELINE_QUEUE_FRAMES", int, 50)
+# Media sockets that have not yet been authorised (no valid start): per peer address and
+# in total per process. More are refused at the handshake (403).
+CALLSEAL_MEDIA_UNAUTHENTICATED_PER_PEER = _setting(
+    "CALLSEAL_MEDIA_UNAUTHENTICATED_PER_PEER", int, 20
+)
+CALLSEAL_MEDIA_UNAUTHENTICATED_MAX = _setting("CALLSEAL_MEDIA_UNAUTHENTICATED_MAX", int, 200)
+# Inbound messages per second a stream may send (Twilio sends 50 media frames/s plus a few
+# marks and DTMF); a stream sustaining more is closed (1008) before it can starve others.
+CALLSEAL_MEDIA_MAX_MESSAGES_PER_S = _setting("CALLSEAL_MEDIA_MAX_MESSAGES_PER_S", float, 150.0)
+# Countries whose numbers each region is meant to answer (the numbers page warns on others):
+# "region:CC CC …;region:…". A region not named gets no warning.
+_EU_COUNTRIES = (
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO"
+)
+CALLSEAL_REGION_COUNTRIES = {
+    _region.strip(): frozenset(_codes.split())
+    for _region, _, _codes in (
+        _part.partition(":")
+        for _part in _setting(
+            "CALLSEAL_REGION_COUNTRIES", str, f"us:US PR VI GU AS MP;eu:{_EU_COUNTRIES}"
+        ).split(";")
+        if _part.strip()
+    )
+}
 # The AI voice agent answers calls to numbers that have an agent; others get the echo
 # pipeline (the telephony benchmark's).
 CALLSEAL_CALL_PIPELINE = _setting(
     "CALLSEAL_CALL_PIPELINE", str, "agents.voice.pipeline.pipeline_for_call"
 )
-for _name in ("CALLSEAL_STREAM_TOKEN_TTL_S", "CALLSEAL_PLAYER_LEAD_MS"):
+for _name in (
+    "CALLSEAL_STREAM_TOKEN_TTL_S",
+    "CALLSEAL_PLAYER_LEAD_MS",
+    "CALLSEAL_MEDIA_UNAUTHENTICATED_PER_PEER",
+    "CALLSEAL_MEDIA_UNAUTHENTICATED_MAX",
+    "CALLSEAL_MEDIA_MAX_MESSAGES_PER_S",
+):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"{_name}: must be positive")
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("twilio/status", webhooks.status, name="twilio-status"),
     # Served by the Channels consumer (callseal.routing); named here so TwiML can reverse it.
     path("media-stream/", webhooks.media_stream_over_http, name="media-stream"),
+    path("media-stream/<str:nonce>/", webhooks.media_stream_over_http, name="media-stream-nonce"),
 ]
 
 handler400 = "callseal.console.views.bad_request"

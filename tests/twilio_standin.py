@@ -24,6 +24,8 @@ if not SPEC.exists():  # the worktree layout: /work/wt/<name>; shared is /work/s
     SPEC = Path("/work/shared/twilio/twilio_api_v2010.json")
 
 CALL_UPDATE = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
+ACCOUNT_FETCH = "/2010-04-01/Accounts/{Sid}.json"
+NUMBER_LIST = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json"
 
 
 @dataclass
@@ -35,9 +37,12 @@ class Seen:
 
 
 class TwilioStandIn:
-    def __init__(self, accounts: dict[str, str]) -> None:
+    def __init__(
+        self, accounts: dict[str, str], numbers: dict[str, list[str]] | None = None
+    ) -> None:
         self.spec: dict[str, Any] = json.loads(SPEC.read_text())
         self.accounts = accounts  # account SID -> auth token
+        self.numbers = numbers or {}  # account SID -> its incoming phone numbers (E.164)
         self.requests: list[Seen] = []
         self.refuse_with: int | None = None  # answer this status instead (tests of failure)
         self.on_call_update: Callable[[str, dict[str, str]], None] | None = None
@@ -54,9 +59,12 @@ class TwilioStandIn:
             node = target
         return node
 
-    def check(self, method: str, path: str, headers: Any, body: str) -> tuple[int, Any, Seen]:
+    def check(
+        self, method: str, path: str, headers: Any, body: str, query: str = ""
+    ) -> tuple[int, Any, Seen]:
         params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        seen = Seen(method, path, params)
+        query_params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        seen = Seen(method, path, {**query_params, **params})
         for pattern, template, item in self._routes:
             match = pattern.match(path)
             if match and method.lower() in item:
@@ -66,8 +74,11 @@ class TwilioStandIn:
         else:
             seen.errors.append(f"no operation {method} {path} in the spec")
             return 404, {"code": 20404, "message": "not found"}, seen
+        declared_query = set()
         for param in operation.get("parameters", []) + item.get("parameters", []):
             param = self._ref(param)
+            if param.get("in") == "query":
+                declared_query.add(param["name"])
             if param.get("in") == "path":
                 rx = param.get("schema", {}).get("pattern")
                 value = match.group(param["name"])
@@ -82,6 +93,11 @@ class TwilioStandIn:
             return 401, {"code": 20003, "message": "Authenticate"}, seen
         if match.groupdict().get("AccountSid") not in (None, user):
             seen.errors.append("account in path is not the authenticated one")
+        if template == ACCOUNT_FETCH and match.group("Sid") != user:
+            seen.errors.append("account in path is not the authenticated one")
+        seen.errors.extend(
+            f"unknown query parameter {n}" for n in query_params.keys() - declared_query
+        )
         schema = self._ref(
             operation.get("requestBody", {})
             .get("content", {})
@@ -108,7 +124,24 @@ class TwilioStandIn:
         answer["account_sid"] = user
         if "Status" in params:
             answer["status"] = params["Status"]
+        if template == NUMBER_LIST and method == "GET":
+            answer = self._number_page(example, user, query_params)
         return 200, answer, seen
+
+    def _number_page(
+        self, example: dict[str, Any], account_sid: str, query: dict[str, str]
+    ) -> dict[str, Any]:
+        """The account's numbers, filtered by PhoneNumber as Twilio filters them."""
+        wanted = query.get("PhoneNumber")
+        owned = [n for n in self.numbers.get(account_sid, []) if wanted in (None, n)]
+        (template,) = example["incoming_phone_numbers"][:1]
+        records = [{**template, "account_sid": account_sid, "phone_number": n} for n in owned]
+        return {
+            **example,
+            "incoming_phone_numbers": records,
+            "next_page_uri": None,
+            "end": max(0, len(records) - 1),
+        }
 
     def serve(self) -> tuple[ThreadingHTTPServer, str]:
         standin = self
@@ -117,8 +150,9 @@ class TwilioStandIn:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
+                url = urllib.parse.urlsplit(self.path)
                 status, payload, seen = standin.check(
-                    self.command, urllib.parse.urlsplit(self.path).path, self.headers, body
+                    self.command, url.path, self.headers, body, url.query
                 )
                 standin.requests.append(seen)
                 data = json.dumps(payload).encode()

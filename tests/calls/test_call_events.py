@@ -87,21 +87,17 @@ def test_the_voice_webhook_records_call_started_with_the_caller_number_sealed(cl
     assert started.data["from_masked"] == call.from_masked == "**********76"
 
 
-def test_a_call_to_an_unknown_number_is_rejected_in_the_account_owners_ledger(client, line):
+def test_a_call_to_an_unknown_number_gets_a_goodbye_and_changes_nothing(client, line):
+    """No number, no token to check the request with: nothing is recorded anywhere
+    (a forged request must not write into the ledger of the account's tenant)."""
     sid = "CA" + uuid.uuid4().hex
     params = voice_params(line, sid, To="+14155550199")
-    for _ in range(2):  # Twilio retries the webhook: still one event
+    for _ in range(2):
         response = post_signed(client, line, VOICE_URL, params)
         assert b"<Hangup />" in response.content
     with tenant_context(line.number.tenant):
-        (rejected,) = ledger_read_stream(stream_id=rejected_stream(sid))
-    assert rejected.type == "call.rejected"
-    assert rejected.data == {
-        "twilio_call_sid": sid,
-        "account_sid": line.account_sid,
-        "to_number": "+14155550199",
-        "reason": "unknown_number",
-    }
+        assert ledger_read_stream(stream_id=rejected_stream(sid)) == []
+        assert ledger_read_stream(stream_id=SECURITY_STREAM) == []
 
 
 def test_status_callbacks_are_recorded_once_each_in_sequence_order(client, line):
@@ -136,7 +132,7 @@ def test_status_callbacks_are_recorded_once_each_in_sequence_order(client, line)
 
 async def test_a_stream_with_stop_records_connected_ended_and_call_ended(line):
     sid, token = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, sid, token)
     for chunk in range(1, 11):
         await comm.send_to(text_data=media(chunk + 1, chunk))
@@ -161,7 +157,7 @@ async def test_a_stream_with_stop_records_connected_ended_and_call_ended(line):
 
 async def test_stop_racing_a_disconnect_finalises_the_stream_and_the_call_once(line):
     sid, token = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, sid, token)
     await comm.send_to(text_data=media(2, 1))
     await receive_until_media(comm, 1)
@@ -209,7 +205,7 @@ def test_concurrent_finalisers_end_the_call_exactly_once(line):
 async def test_a_refused_stream_is_recorded_as_a_security_event(line):
     _, token = await database_sync_to_async(answer)(line)
     other_sid, _ = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, other_sid, token)
     await expect_close(comm)
 
@@ -227,14 +223,14 @@ async def test_a_refused_stream_is_recorded_as_a_security_event(line):
 
 async def test_a_killed_worker_loses_no_event_and_the_new_stream_records_call_resumed(line):
     sid, token = await database_sync_to_async(answer)(line)
-    first = await open_stream(line)
+    first = await open_stream(line, token)
     await start(first, line, sid, token)
     await first.send_to(text_data=media(2, 1))
     await receive_until_media(first, 1)
     first.future.cancel()  # the worker dies without running any cleanup
     with pytest.raises(asyncio.CancelledError):
         await first.future
-    events = await _resume_one_frame_and_stop(line, sid)
+    events = await _resume_one_frame_and_stop(line, sid, token)
     assert [e.type for e in events] == [
         "call.started",
         "consent.required",
@@ -251,13 +247,13 @@ async def test_a_killed_worker_loses_no_event_and_the_new_stream_records_call_re
 
 async def test_a_resumed_stream_continues_the_pipeline_from_the_ledger(line):
     sid, token = await database_sync_to_async(answer)(line)
-    first = await open_stream(line)
+    first = await open_stream(line, token)
     await start(first, line, sid, token)
     for chunk in range(1, 4):
         await first.send_to(text_data=media(chunk + 1, chunk))
     await receive_until_media(first, 3)
     await first.disconnect()  # dropped without stop: the call stays open
-    events = await _resume_one_frame_and_stop(line, sid)
+    events = await _resume_one_frame_and_stop(line, sid, token)
     assert [e.type for e in events] == [
         "call.started",
         "consent.required",
@@ -313,10 +309,10 @@ def test_ledger_replay_rebuilds_the_call_read_model(client, line):
     assert (after.status, after.status_sequence) == (CallStatus.BUSY, 2)
 
 
-async def _resume_one_frame_and_stop(line, sid):  # type: ignore[no-untyped-def]
+async def _resume_one_frame_and_stop(line, sid, token):  # type: ignore[no-untyped-def]
     """Twilio follows the <Redirect>: a new stream plays one frame, then `stop`; the events."""
-    _, new_token = await database_sync_to_async(answer)(line, sid)
-    second = await open_stream(line)
+    _, new_token = await database_sync_to_async(answer)(line, sid, after=token)
+    second = await open_stream(line, new_token)
     await start(second, line, sid, new_token)
     await second.send_to(text_data=media(2, 1))
     await receive_until_media(second, 1)

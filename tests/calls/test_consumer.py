@@ -33,10 +33,25 @@ STREAM_SID = "MZ" + "0" * 32
 SILENCE = base64.b64encode(b"\xff" * 160).decode()
 
 
-def answer(line: Line, sid: str | None = None) -> tuple[str, str]:
+# What the voice webhook's TwiML carried for each token: its stream URL path and <Redirect>.
+ISSUED: dict[str, services.Answer] = {}
+
+
+def answer(line: Line, sid: str | None = None, *, after: str | None = None) -> tuple[str, str]:
+    """The voice webhook's answer; ``after`` (a token) follows that TwiML's <Redirect>."""
     sid = sid or "CA" + uuid.uuid4().hex
-    result = services.call_answer(phone_number=line.number, call_sid=sid, from_number="+1555")
+    result = services.call_answer(
+        phone_number=line.number,
+        call_sid=sid,
+        from_number="+1555",
+        redirect_secret=ISSUED[after].redirect_secret if after else "",
+    )
+    ISSUED[result.token] = result
     return sid, result.token
+
+
+def stream_path(token: str | None) -> str:
+    return f"/media-stream/{ISSUED[token].path_nonce}/" if token else "/media-stream/"
 
 
 def media(seq: int, chunk: int, payload: str = SILENCE) -> str:
@@ -66,14 +81,20 @@ def stop(seq: int, line: Line, sid: str) -> str:
     )
 
 
-async def open_stream(line: Line, *, signature: str | None = None) -> WebsocketCommunicator:
+async def open_stream(
+    line: Line, token: str | None = None, *, signature: str | None = None, path: str = ""
+) -> WebsocketCommunicator:
+    """A handshake as Twilio makes it: to the TwiML's stream URL, signed over it."""
+    path = path or stream_path(token)
     headers = [(b"host", b"testserver")]
-    sig = line.sign(STREAM_URL) if signature is None else signature
+    sig = (
+        line.sign(STREAM_URL.removesuffix("/media-stream/") + path)
+        if signature is None
+        else signature
+    )
     if sig:
         headers.append((b"x-twilio-signature", sig.encode()))
-    comm = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), "/media-stream/", headers=headers
-    )
+    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path, headers=headers)
     connected, _ = await comm.connect()
     assert connected
     return comm
@@ -140,7 +161,7 @@ def call_row(line: Line, sid: str) -> Call:
 
 async def test_a_signed_stream_echoes_audio_with_marks_and_stop_ends_the_call_once(line, finalised):
     sid, token = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, sid, token)
     for chunk in range(1, 6):
         await comm.send_to(text_data=media(chunk + 1, chunk))
@@ -170,7 +191,9 @@ async def test_unsigned_stream_is_closed_with_1008(line, refused):
 
 async def test_wrongly_signed_stream_is_closed_with_1008(line, refused):
     sid, token = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line, signature=line.sign("ws://evil.example/media-stream/"))
+    comm = await open_stream(
+        line, token, signature=line.sign(f"ws://evil.example{stream_path(token)}")
+    )
     await start(comm, line, sid, token)
     await expect_close(comm)
     assert refused == ["bad_signature"]
@@ -178,21 +201,21 @@ async def test_wrongly_signed_stream_is_closed_with_1008(line, refused):
 
 async def test_a_replayed_token_is_refused(line, refused):
     sid, token = await database_sync_to_async(answer)(line)
-    first = await open_stream(line)
+    first = await open_stream(line, token)
     await start(first, line, sid, token)
     await first.send_to(text_data=media(2, 1))
     await receive_until_media(first, 1)
-    second = await open_stream(line)
+    await first.disconnect()  # the stream is over; its token still opens nothing
+    second = await open_stream(line, token)
     await start(second, line, sid, token)
     await expect_close(second)
     assert refused == ["token_replayed"]
-    await first.disconnect()
 
 
 async def test_a_token_for_another_call_is_refused(line, refused):
     _, token = await database_sync_to_async(answer)(line)
     other_sid, _ = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, other_sid, token)
     await expect_close(comm)
     assert refused == ["wrong_call_sid"]
@@ -208,7 +231,7 @@ async def test_an_expired_token_is_refused(line, refused):
             )
 
     await database_sync_to_async(expire)()
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, sid, token)
     await expect_close(comm)
     assert refused == ["token_expired"]
@@ -216,7 +239,7 @@ async def test_an_expired_token_is_refused(line, refused):
 
 async def test_a_flood_of_garbage_ends_the_call(line, finalised):
     sid, token = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, sid, token)
     for _ in range(60):
         await comm.send_to(text_data="garbage")
@@ -249,7 +272,7 @@ garbage = st.one_of(
 def test_malformed_messages_never_end_a_healthy_call(line, messages):
     async def scenario():
         sid, token = await database_sync_to_async(answer)(line)
-        comm = await open_stream(line)
+        comm = await open_stream(line, token)
         await start(comm, line, sid, token)
         await comm.send_to(text_data=media(1000, 1))
         await receive_until_media(comm, 1)
@@ -269,7 +292,7 @@ def test_malformed_messages_never_end_a_healthy_call(line, messages):
 
 async def test_a_killed_worker_resumes_the_same_call_on_a_redirected_stream(line, finalised):
     sid, token = await database_sync_to_async(answer)(line)
-    first = await open_stream(line)
+    first = await open_stream(line, token)
     await start(first, line, sid, token)
     await first.send_to(text_data=media(2, 1))
     await receive_until_media(first, 1)
@@ -278,10 +301,10 @@ async def test_a_killed_worker_resumes_the_same_call_on_a_redirected_stream(line
     with pytest.raises(asyncio.CancelledError):
         await first.future
     # Twilio follows the <Redirect>; the voice webhook issues a token for the same call.
-    sid_again, new_token = await database_sync_to_async(answer)(line, sid)
+    sid_again, new_token = await database_sync_to_async(answer)(line, sid, after=token)
     assert sid_again == sid
     assert new_token != token
-    second = await open_stream(line)
+    second = await open_stream(line, new_token)
     await start(second, line, sid, new_token)
     await second.send_to(text_data=media(2, 51))
     await receive_until_media(second, 1)
@@ -321,7 +344,7 @@ async def test_a_pipeline_hang_up_closes_the_stream_and_completes_the_call(
 ):
     settings.CALLSEAL_CALL_PIPELINE = "tests.calls.test_consumer.HangUpOnFirstFrame"
     sid, token = await database_sync_to_async(answer)(line)
-    comm = await open_stream(line)
+    comm = await open_stream(line, token)
     await start(comm, line, sid, token)
     await comm.send_to(text_data=media(2, 1))
     await expect_close(comm, 1000)
@@ -339,4 +362,4 @@ async def test_a_pipeline_hang_up_closes_the_stream_and_completes_the_call(
     assert stream_ended.data["pipeline_state"] == {"closed": True}
     # Twilio follows the <Redirect>: the conversation is over, so no new stream.
     with pytest.raises(services.CallNotResumable, match="completed"):
-        await database_sync_to_async(answer)(line, sid)
+        await database_sync_to_async(answer)(line, sid, after=token)
