@@ -13,6 +13,8 @@ urlpatterns = [
     path("settings/members/", members.members, name="members"),
     path("settings/numbers/", numbers.number_page, name="numbers"),
     path("settings/numbers/<uuid:number_id>/agent/", numbers.number_agent, name="number_agent"),
+    path("settings/numbers/<uuid:number_id>/edit/", numbers.number_edit, name="number_edit"),
+    path("settings/numbers/<uuid:number_id>/remove/", numbers.number_remove, name="number_remove"),
     path("settings/members/<int:membership_id>/role/", members.member_role, name="member_role"),
     path(
         "settings/members/<int:membership_id>/remove/", members.member_delete, name="member_remove"

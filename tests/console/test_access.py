@@ -166,6 +166,14 @@ def _test_call(tenant) -> str:
 # An optional third item is the role that may use the URL (admin when absent).
 CROSS_TENANT_CASES = {
     "settings/numbers/<uuid:number_id>/agent/": (_number_agent, "post"),
+    "settings/numbers/<uuid:number_id>/edit/": (
+        lambda t: _number_agent(t).replace("/agent/", "/edit/"),
+        "post",
+    ),
+    "settings/numbers/<uuid:number_id>/remove/": (
+        lambda t: _number_agent(t).replace("/agent/", "/remove/"),
+        "post",
+    ),
     "agents/<uuid:agent_id>/": (_agent, "get"),
     "compliance/audit/calls/<uuid:call_id>/": (_audit_timeline, "get", Role.AUDITOR),
     "compliance/audit/export/<uuid:export_id>/": (_audit_export, "get", Role.AUDITOR),
