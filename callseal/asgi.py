@@ -19,11 +19,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from callseal import daphne_close  # noqa: E402
 from callseal.console.routing import console_websocket_urlpatterns  # noqa: E402
 from callseal.proxy import TrustedProxyMiddleware  # noqa: E402
 from callseal.routing import websocket_urlpatterns  # noqa: E402
 from callseal.tenancy.channels import TenantScopeMiddleware  # noqa: E402
 
+daphne_close.install()
 console_websockets = AllowedHostsOriginValidator(
     AuthMiddlewareStack(TenantScopeMiddleware(URLRouter(console_websocket_urlpatterns)))
 )

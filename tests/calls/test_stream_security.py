@@ -3,10 +3,12 @@ floods, and how refusals close and log. Real WebSockets through Channels' commun
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 from django.db import connections
 
@@ -23,6 +25,7 @@ from tests.calls.test_consumer import (
     start,
 )
 from tests.conftest import ALL_DATABASES
+from tests.live import serve_asgi
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=ALL_DATABASES)
 CONNECTED = json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
@@ -149,3 +152,31 @@ async def test_finding3_a_stream_flooding_valid_frames_is_closed(line, settings)
     await expect_close(comm, 1008)
     await comm.disconnect()
     assert await database_sync_to_async(stream_ends)(line, sid) == ["flood"]
+
+
+async def test_finding3_against_daphne_idle_sockets_get_1008_and_strangers_are_capped():
+    """A real daphne: its WebSocket library refused every application close code but 1000
+    and 3000-4999, so 1008 never left the server (callseal.daphne_close)."""
+    env = {
+        "CALLSEAL_MEDIA_START_TIMEOUT_S": "0.5",
+        "CALLSEAL_MEDIA_UNAUTHENTICATED_PER_PEER": "2",
+    }
+    with serve_asgi(env) as base:
+        url = base.replace("http://", "ws://") + "/media-stream/0123456789abcdef/"
+        signed = {"X-Twilio-Signature": "c2lnbmF0dXJl"}
+        async with (
+            websockets.connect(url, additional_headers=signed) as first,
+            websockets.connect(url, additional_headers=signed) as second,
+        ):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(url, additional_headers=signed)
+            assert refused.value.response.status_code == 403
+            for socket in (first, second):
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(socket.recv(), timeout=30)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 1008
+        async with websockets.connect(base.replace("http://", "ws://") + "/media-stream/") as bare:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(bare.recv(), timeout=30)
+            assert closed.value.rcvd.code == 1008  # unsigned, no nonce: refused at once
