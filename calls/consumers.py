@@ -307,6 +307,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             "media stream refused",
             extra={"reason": reason, "call_sid": call_sid[:34], "peer": self.peer},
         )
+        self._leave()  # a refused socket no longer counts against its peer
         self.closing = True
         await self.base_send({"type": "websocket.close", "code": POLICY_VIOLATION})
 
@@ -360,9 +361,16 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
 
     # --- the end -----------------------------------------------------------------------
     async def _end(self, reason: str) -> None:
-        code = POLICY_VIOLATION if reason == "flood" else 1000
+        if reason == "flood":
+            # Stop the flood first (the server drops the connection after a 1008), then
+            # record; a normal end records first, so the pipeline is closed before the
+            # socket.
+            self.closing = True
+            await self.base_send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            await self._finish(reason)
+            return
         await self._finish(reason)
-        await self.close(code=code)
+        await self.close(code=1000)
 
     async def disconnect(self, code: int) -> None:
         await self._finish("disconnected")
