@@ -36,19 +36,9 @@ def call_get_by_sid(*, call_sid: str) -> Call | None:
     return Call.objects.filter(tenant_id=current_tenant().id, twilio_call_sid=call_sid).first()
 
 
-def phone_number_for_account(*, account_sid: str) -> PhoneNumber | None:
-    """Any configured number of a Twilio account (they share the account's auth token)."""
-    if not account_sid:
-        return None
-    return (
-        PhoneNumber.objects.select_related("tenant")
-        .filter(twilio_account_sid=account_sid)
-        .exclude(twilio_auth_token_sealed="")
-        .first()
-    )
-
-
 def phone_number_for_call(*, account_sid: str, to_number: str) -> PhoneNumber | None:
+    """Our number in this Twilio account: whose token checks the request (never another
+    number of the account: docs/adr/0017)."""
     return (
         PhoneNumber.objects.select_related("tenant")
         .filter(twilio_account_sid=account_sid, e164=to_number)
