@@ -237,7 +237,18 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 raise services.StreamRefused("media_format")
             live = LIVE_CALLS.get(start.call_sid)
             if live is not None:
-                raise services.StreamRefused("concurrent_stream", tenant=live.tenant)
+                # Attributed to the tenant (a security event in its ledger) only when the
+                # handshake is signed with the call's number's token: a stranger who merely
+                # names a live CallSid gets the same 1008 and writes nothing.
+                signed = await database_sync_to_async(services.stream_signature_valid)(
+                    phone_number_id=live.phone_number_id,
+                    url=self.url,
+                    signature=self.signature,
+                    signature_settings=self.signature_settings,
+                )
+                raise services.StreamRefused(
+                    "concurrent_stream", tenant=live.tenant if signed else None
+                )
             grant = await database_sync_to_async(services.stream_authorise)(
                 token=start.custom_parameters.get("token", ""),
                 call_sid=start.call_sid,

@@ -491,6 +491,22 @@ def stream_authorise(
     )
 
 
+def stream_signature_valid(
+    *, phone_number_id: uuid.UUID, url: str, signature: str, signature_settings: str = ""
+) -> bool:
+    """Whether a media handshake is signed with this number's token."""
+    number = selectors.phone_number_by_id(phone_number_id=phone_number_id)
+    if number is None or not number.twilio_auth_token_sealed:
+        return False
+    return signature_valid(
+        auth_token=phone_number_auth_token(number),
+        url=url,
+        params=None,
+        signature=signature,
+        settings_header=signature_settings,
+    )
+
+
 def _stream_ended_indexes(call_id: uuid.UUID) -> set[int]:
     return {
         e.data["stream_index"] for e in call_events(call_id=call_id) if e.type == "stream.ended"

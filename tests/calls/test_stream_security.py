@@ -180,3 +180,16 @@ async def test_finding3_against_daphne_idle_sockets_get_1008_and_strangers_are_c
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(bare.recv(), timeout=30)
             assert closed.value.rcvd.code == 1008  # unsigned, no nonce: refused at once
+
+
+async def test_finding2_a_stranger_naming_a_live_call_is_refused_and_writes_nothing(line):
+    sid, token = await database_sync_to_async(answer)(line)
+    first = await open_stream(line, token)
+    await start(first, line, sid, token)
+    await first.send_to(text_data=media(2, 1))
+    await receive_until_media(first, 1)
+    stranger = await open_stream(line, token, signature="Zm9yZ2Vk")
+    await start(stranger, line, sid, "0" * 32 + ".forged")
+    await expect_close(stranger, 1008)
+    await first.disconnect()
+    assert await database_sync_to_async(security_reasons)(line) == []
