@@ -138,7 +138,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.path_nonce = str(self.scope.get("url_route", {}).get("kwargs", {}).get("nonce", ""))
         if not ADMISSION.admit(self.peer):
             # Refused at the handshake (HTTP 403): no socket is held.
-            log.warning("media stream refused", extra={"reason": "too_many_unauthenticated"})
+            log.warning(
+                "media stream refused",
+                extra={"reason": "too_many_unauthenticated", "peer": self.peer},
+            )
+            self.closing = self.finished = True  # nothing to finalise on the disconnect
             await self.close(code=POLICY_VIOLATION)
             return
         self.admitted = True

@@ -10,10 +10,13 @@ import logging
 import pytest
 import websockets
 from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from calls import consumers, services
 from callseal.ledger.selectors import ledger_read_stream
+from callseal.routing import websocket_urlpatterns
 from callseal.tenancy.context import tenant_context
 from tests.calls.conftest import Line
 from tests.calls.test_consumer import (
@@ -23,6 +26,7 @@ from tests.calls.test_consumer import (
     open_stream,
     receive_until_media,
     start,
+    stream_path,
 )
 from tests.conftest import ALL_DATABASES
 from tests.live import serve_asgi
@@ -193,3 +197,17 @@ async def test_finding2_a_stranger_naming_a_live_call_is_refused_and_writes_noth
     await expect_close(stranger, 1008)
     await first.disconnect()
     assert await database_sync_to_async(security_reasons)(line) == []
+
+
+async def test_finding3_a_socket_refused_at_the_handshake_ends_without_an_error(line, settings):
+    settings.CALLSEAL_MEDIA_UNAUTHENTICATED_PER_PEER = 1
+    settings.CALLSEAL_MEDIA_START_TIMEOUT_S = 60
+    _, token = await database_sync_to_async(answer)(line)
+    held = await open_stream(line, token)
+    comm = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), stream_path(token), headers=[(b"host", b"testserver")]
+    )
+    assert await comm.connect() == (False, 1008)
+    await comm.send_input({"type": "websocket.disconnect", "code": 1006})
+    await comm.wait()  # raises if the consumer failed on the disconnect
+    await held.disconnect()
