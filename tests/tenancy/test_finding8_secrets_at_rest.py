@@ -139,6 +139,8 @@ def test_finding8_seed_demo_prints_the_credentials_path_not_the_password(install
     assert installed.seeded.stdout == (
         "Demo logins: acme-us-admin, acme-us-compliance, acme-eu-admin, acme-eu-compliance; "
         f"their password is in {credentials}\n"
+        "Admins and compliance officers set up a TOTP authenticator on first sign-in "
+        "(CALLSEAL_REQUIRE_2FA=false skips it in a local demo).\n"
     )
     assert password not in installed.seeded.stdout + installed.seeded.stderr
     assert credentials.read_text().splitlines()[0].split()[:2] == ["acme-us-admin", password]
