@@ -14,7 +14,7 @@ from compliance.audit.display import text
 from tests.compliance.audit.helpers import InferenceHop
 from tests.conftest import ALL_DATABASES
 from tests.console.helpers import make_call
-from tests.factories import UserFactory, membership
+from tests.factories import UserFactory, membership, second_factor_verified
 
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 
@@ -51,6 +51,7 @@ def test_actors_show_as_usernames_and_the_search_takes_a_username(client, acme_u
             actor=f"user:{eve.id}",
         )
     client.force_login(olivia)
+    second_factor_verified(client, olivia)
 
     body = client.get("/compliance/audit/").content.decode()
     assert f'<span title="user:{olivia.id}">olivia</span>' in body
@@ -90,6 +91,7 @@ def test_the_call_filter_takes_the_twilio_sid_of_this_tenants_calls(client, acme
                 actor="twilio",
             )
     client.force_login(olivia)
+    second_factor_verified(client, olivia)
     found = client.get("/compliance/audit/", {"call": call.twilio_call_sid})
     assert found.status_code == 200
     body = found.content.decode()
@@ -104,6 +106,7 @@ def test_access_log_details_are_key_value_text(client, acme_us):
     olivia = UserFactory(username="olivia")
     membership(user=olivia, tenant=acme_us, role=Role.COMPLIANCE_OFFICER)
     client.force_login(olivia)
+    second_factor_verified(client, olivia)
     client.get("/compliance/audit/", {"type": "call.started"})
     body = client.get("/compliance/audit/access/").content.decode()
     assert "criteria:</span> types: call.started</div>" in body
