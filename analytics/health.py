@@ -31,10 +31,15 @@ def _http_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/healthz", "", ""))
 
 
-def _probe(region: str, url: str, timeout: float) -> RegionHealth:
+def _probe(region: str, url: str, timeout: float, token: str = "") -> RegionHealth:
     started = time.monotonic()
+    # With the region's token the service answers its models and queues (the residency
+    # check below needs its region); without, only its status.
+    request = urllib.request.Request(  # noqa: S310 - operator-configured endpoint
+        _http_url(url), headers={"Authorization": f"Bearer {token}"} if token else {}
+    )
     try:
-        with urllib.request.urlopen(_http_url(url), timeout=timeout) as response:  # noqa: S310 - operator-configured endpoint
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - operator-configured endpoint
             body = json.loads(response.read(65536) or b"{}")
     except (OSError, ValueError) as exc:
         return RegionHealth(region, False, type(exc).__name__, None)
@@ -57,7 +62,10 @@ def inference_health() -> list[RegionHealth]:
     timeout = settings.CALLSEAL_INFERENCE_HEALTH_TIMEOUT_S
     with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
         results = list(
-            pool.map(lambda r: _probe(r.name, r.inference_url, timeout), regions.values())
+            pool.map(
+                lambda r: _probe(r.name, r.inference_url, timeout, r.inference_token),
+                regions.values(),
+            )
         )
     cache.set(CACHE_KEY, results, settings.CALLSEAL_INFERENCE_HEALTH_CACHE_S)
     return results

@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from callseal.at_rest import SECRETS_DIR_SETTING, SecretsDirError, secrets_dir_for
+from callseal.secretfiles import generated_secret
 
 REGION_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
@@ -51,6 +52,10 @@ class Region:
     llm_url: str
     llm_server: str
     key_ref: str
+    # Bearer credentials of the region's internal hops (media -> inference service, media
+    # -> LLM server); never printed (docs/adr/0018-internal-service-auth-and-integrity-alarms.md).
+    inference_token: str = field(default="", repr=False)
+    llm_token: str = field(default="", repr=False)
 
     @property
     def env_prefix(self) -> str:
@@ -68,6 +73,23 @@ def _check_url(setting: str, value: str, schemes: set[str]) -> str:
         raise RegionConfigError(setting, f"scheme {parts.scheme or '(none)'!r} not in {allowed}")
     if parts.scheme != "sqlite" and not parts.hostname:
         raise RegionConfigError(setting, f"{value!r} has no host")
+    return value
+
+
+MIN_TOKEN_CHARS = 32
+
+
+def _token(env: Mapping[str, str], region: str, service: str, secrets_dir: Path) -> str:
+    """``REGION_<R>_<SERVICE>_TOKEN``, or one generated into the secrets directory on first
+    use (the embedded default; every process of one machine reads the same file)."""
+    setting = _env_name(region, f"{service.upper()}_TOKEN")
+    value = env.get(setting, "").strip()
+    if not value:
+        return generated_secret(secrets_dir, f"region-{region}-{service}-token")
+    if len(value) < MIN_TOKEN_CHARS or not value.isprintable() or " " in value:
+        raise RegionConfigError(
+            setting, f"must be at least {MIN_TOKEN_CHARS} printable characters, no spaces"
+        )
     return value
 
 
@@ -157,5 +179,7 @@ def load_regions(
             llm_url=llm_url.rstrip("/"),
             llm_server=llm_server,
             key_ref=key_ref,
+            inference_token=_token(env, name, "inference", secrets_dir),
+            llm_token=_token(env, name, "llm", secrets_dir),
         )
     return regions

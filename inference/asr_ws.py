@@ -29,8 +29,10 @@ from inference.server import (
     SERVICE_KEY,
     ProtocolError,
     Service,
+    client_messages,
     parse_control,
     send_error,
+    socket_admission,
 )
 
 MAX_SAMPLES = int(MAX_UTTERANCE_S * ASR_SAMPLE_RATE)
@@ -79,6 +81,10 @@ class AsrSession:
         # heard, and the reply being prepared needs the cores. Louder audio resumes them.
         self.quiet_since_peek = False
         self.send_lock = asyncio.Lock()
+
+    def busy(self) -> bool:
+        """Work of this socket's is running (a partial: finals run inside ``handle``)."""
+        return self.partial_task is not None and not self.partial_task.done()
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self.engine is not None
@@ -304,13 +310,22 @@ class AsrSession:
         return True
 
 
-async def asr_socket(request: web.Request) -> web.WebSocketResponse:
+async def asr_socket(request: web.Request) -> web.StreamResponse:
+    with socket_admission(request) as refusal:
+        if refusal is not None:
+            return refusal
+        return await _serve_asr(request)
+
+
+async def _serve_asr(request: web.Request) -> web.WebSocketResponse:
     service = request.app[SERVICE_KEY]
     ws = web.WebSocketResponse(max_msg_size=service.config.max_frame_bytes, heartbeat=30)
     await ws.prepare(request)
     session = AsrSession(service, ws)
     try:
-        async for msg in ws:
+        async for msg in client_messages(
+            ws, idle_s=service.config.idle_timeout_s, busy=session.busy
+        ):
             try:
                 if not await session.handle(msg.type, msg.data):
                     break

@@ -1,6 +1,7 @@
 """Async client for a region's inference service (the agent pipeline's only way in).
 
-    client = InferenceClient(region.inference_url)
+    client = InferenceClient(region.inference_url, token=region.inference_token,
+                             tenant=str(tenant_id), call=str(call_id))
     async with client.asr(model="tiny.en") as asr:
         await asr.send_audio(pcm16_16k)           # repeatedly, e.g. 20 ms frames
         await asr.flush()                        # end of the caller's turn
@@ -26,6 +27,7 @@ import aiohttp
 import numpy as np
 
 from inference.audio import float_to_pcm16
+from inference.auth import auth_headers
 
 
 class InferenceError(Exception):
@@ -104,8 +106,17 @@ class _Socket:
         session = await self._client.session()
         try:
             self._ws = await session.ws_connect(
-                self._client.base_url + self._path, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+                self._client.base_url + self._path,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                headers=self._client.headers,
             )
+        except aiohttp.WSServerHandshakeError as exc:
+            # 401: the region's token is wrong (configuration, not load); 429: this call or
+            # tenant holds its share of the service's sockets.
+            if exc.status == 429:
+                raise InferenceBusy("busy", f"{self._client.base_url}: HTTP 429") from exc
+            code = "unauthorized" if exc.status == 401 else "unavailable"
+            raise InferenceError(code, f"{self._client.base_url}: {exc.status}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise InferenceUnavailable("unavailable", f"{self._client.base_url}: {exc}") from exc
         await self._ws.send_json({"type": "start", **self._start})
@@ -234,8 +245,14 @@ class InferenceClient:
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 60.0,
+        token: str | None = None,
+        tenant: str | None = None,
+        call: str | None = None,
     ) -> None:
+        """``token``: the region's inference token (``Region.inference_token``);
+        ``tenant``/``call``: whom the work is for (the service's per-caller limits)."""
         self.base_url = base_url.rstrip("/")
+        self.headers = auth_headers(token, tenant=tenant, call=call)
         self.timeout = timeout
         self._session = session
         self._owns_session = session is None
@@ -259,7 +276,9 @@ class InferenceClient:
         session = await self.session()
         try:
             async with session.get(
-                self.base_url + "/healthz", timeout=aiohttp.ClientTimeout(total=5)
+                self.base_url + "/healthz",
+                timeout=aiohttp.ClientTimeout(total=5),
+                headers=self.headers,
             ) as response:
                 response.raise_for_status()
                 result: dict[str, Any] = await response.json()

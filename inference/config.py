@@ -4,7 +4,7 @@ listens, which models it loads and its concurrency limits."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -66,6 +66,15 @@ class ServiceConfig:
     asr_window_s: float = 10.0  # the encoder's shortest window (inference.asr.WINDOW_S)
     asr_beam_size: int = 1  # finals; partials always decode greedily
     asr_fallback: bool = False  # Whisper's temperature fallback (up to six decodes a turn)
+    # The region's bearer token (callseal.regions); empty admits nobody.
+    token: str = field(default="", repr=False)
+    max_sockets_per_call: int = 4  # ASR + TTS, each with room for one reconnect
+    max_sockets_per_tenant: int = 32
+    # A socket with no message and no work in progress this long is closed (1008 "idle").
+    idle_timeout_s: float = 5.0
+    tls_cert_file: str = ""  # PEM; with the key, the service speaks https/wss only
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""  # PEM CA bundle: clients must present a certificate (mTLS)
 
     @classmethod
     def from_env(
@@ -73,7 +82,8 @@ class ServiceConfig:
     ) -> ServiceConfig:
         """Defaults come from the region's ``inference_url``; ``INFERENCE_*`` variables
         override the limits."""
-        url = urlsplit(region_config(region).inference_url)
+        region_settings = region_config(region)
+        url = urlsplit(region_settings.inference_url)
         models = tuple(
             m.strip()
             for m in os.environ.get("INFERENCE_ASR_MODELS", "tiny.en,base").split(",")
@@ -85,6 +95,13 @@ class ServiceConfig:
         beam_size = env_int("INFERENCE_ASR_BEAM", 1, minimum=1)
         if beam_size > 10:
             raise RegionConfigError("INFERENCE_ASR_BEAM", f"{beam_size} is above 10")
+        per_call = env_int("INFERENCE_MAX_SOCKETS_PER_CALL", 4, minimum=1)
+        per_tenant = env_int("INFERENCE_MAX_SOCKETS_PER_TENANT", 32, minimum=1)
+        if per_tenant < per_call:
+            raise RegionConfigError(
+                "INFERENCE_MAX_SOCKETS_PER_TENANT", "below INFERENCE_MAX_SOCKETS_PER_CALL"
+            )
+        cert, key = tls_files()
         return cls(
             region=region,
             host=host or url.hostname or "127.0.0.1",
@@ -100,4 +117,27 @@ class ServiceConfig:
             asr_window_s=float(window_s),
             asr_beam_size=beam_size,
             asr_fallback=_env_bool("INFERENCE_ASR_FALLBACK", False),
+            token=region_settings.inference_token,
+            max_sockets_per_call=per_call,
+            max_sockets_per_tenant=per_tenant,
+            idle_timeout_s=env_int("INFERENCE_IDLE_TIMEOUT_MS", 5000, minimum=500) / 1000,
+            tls_cert_file=cert,
+            tls_key_file=key,
+            tls_client_ca_file=_env_file("INFERENCE_TLS_CLIENT_CA_FILE"),
         )
+
+
+def _env_file(name: str) -> str:
+    raw = os.environ.get(name, "").strip()
+    if raw and not Path(raw).is_file():
+        raise RegionConfigError(name, f"{raw} is not a file")
+    return raw
+
+
+def tls_files() -> tuple[str, str]:
+    """``INFERENCE_TLS_CERT_FILE`` and ``INFERENCE_TLS_KEY_FILE`` (both or neither): the
+    certificate the internal services present (inference service and LLM server)."""
+    cert, key = _env_file("INFERENCE_TLS_CERT_FILE"), _env_file("INFERENCE_TLS_KEY_FILE")
+    if bool(cert) != bool(key):
+        raise RegionConfigError("INFERENCE_TLS_CERT_FILE", "needs INFERENCE_TLS_KEY_FILE too")
+    return cert, key

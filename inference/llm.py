@@ -27,6 +27,8 @@ from typing import Any, Literal
 import aiohttp
 import jsonschema
 
+from inference.auth import auth_headers
+
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
@@ -125,10 +127,16 @@ class LlmClient:
         server: LlmServer = "llama.cpp",
         timeout: float = 60.0,
         session: aiohttp.ClientSession | None = None,
+        token: str | None = None,
+        tenant: str | None = None,
+        call: str | None = None,
     ) -> None:
+        """``token``: the region's LLM token (``Region.llm_token``); ``tenant``/``call``:
+        whom the requests are for (the server's per-caller limits, inference/llm_guard.py)."""
         if server not in LLM_SERVERS:
             raise ValueError(f"server must be one of {LLM_SERVERS}, not {server!r}")
         self.base_url = base_url.rstrip("/")
+        self.headers = auth_headers(token, tenant=tenant, call=call)
         self.model = model
         self.server = server
         # Whether ``continue_chat`` works: vLLM's is an API feature; llama.cpp's needs the
@@ -164,7 +172,7 @@ class LlmClient:
         session = await self._http()
         try:
             async with session.request(
-                method, self.base_url + path, json=body, timeout=self.timeout
+                method, self.base_url + path, json=body, timeout=self.timeout, headers=self.headers
             ) as response:
                 if response.status >= 400:
                     raise LlmError(f"{path}: HTTP {response.status}: {await response.text()}")
@@ -283,7 +291,7 @@ class LlmClient:
         session = await self._http()
         try:
             async with session.post(
-                self.base_url + path, json=body, timeout=self.timeout
+                self.base_url + path, json=body, timeout=self.timeout, headers=self.headers
             ) as response:
                 if response.status >= 400:
                     raise LlmError(f"HTTP {response.status}: {await response.text()}")

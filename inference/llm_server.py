@@ -1,17 +1,24 @@
 """Start the region's OpenAI-compatible LLM server: llama.cpp's (``llama_cpp.server``) on
-the packaged SmolLM2 model, or an operator's GGUF (``REGION_<R>_LLM_GGUF``). Production GPU
-regions run ``vllm serve`` instead (docker-compose.yml); the client is the same."""
+the packaged SmolLM2 model, or an operator's GGUF (``REGION_<R>_LLM_GGUF``), behind the
+guard of inference/llm_guard.py (the region's token, no docs or CORS, bounded requests).
+Production GPU regions run ``vllm serve`` instead (docker-compose.yml; ``--api-key`` with
+the region's token); the client is the same."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from callseal.at_rest import FILE_MODE, private_dir
 from inference import assets
-from inference.config import env_int, region_config, var_dir
+from inference.config import env_int, region_config, tls_files, var_dir
+
+if TYPE_CHECKING:
+    from inference.llm_guard import GuardConfig
 
 
 def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[str]:
@@ -20,7 +27,9 @@ def llm_server_argv(*, region: str, host: str | None, port: int | None) -> list[
     return [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "inference.llm_server",
+        "--region",
+        region,
         "--model",
         str(location.path),
         "--model_alias",
@@ -81,3 +90,57 @@ def exec_llm_server(*, region: str, host: str | None, port: int | None) -> None:
         os.dup2(fd, sys.stderr.fileno())
         os.close(fd)
     os.execve(argv[0], argv, llm_server_env(dict(os.environ)))  # noqa: S606 - fixed argv
+
+
+def guard_config(region: str) -> GuardConfig:
+    """The guard's limits (``INFERENCE_LLM_*``) and the region's token."""
+    from inference.llm_guard import GuardConfig
+
+    per_call = env_int("INFERENCE_LLM_MAX_PER_CALL", 2, minimum=1)
+    return GuardConfig(
+        token=region_config(region).llm_token,
+        max_tokens=env_int("INFERENCE_LLM_MAX_TOKENS", 256, minimum=1),
+        max_request_s=env_int("INFERENCE_LLM_MAX_REQUEST_MS", 20_000, minimum=100) / 1000,
+        max_per_call=per_call,
+        max_per_tenant=max(per_call, env_int("INFERENCE_LLM_MAX_PER_TENANT", 8, minimum=1)),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m inference.llm_server --region R <llama_cpp.server options>``: the
+    options of ``llama_cpp.server`` (parsed by its own code), served behind the guard."""
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.cli import add_args_from_model, parse_model_from_args
+    from llama_cpp.server.settings import ModelSettings, ServerSettings, Settings
+
+    from inference.llm_guard import LlmGuard, without_cors
+
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--region", required=True)
+    known, rest = first.parse_known_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m inference.llm_server")
+    add_args_from_model(parser, Settings)
+    args = parser.parse_args(rest)
+    server_settings: ServerSettings = parse_model_from_args(ServerSettings, args)  # type: ignore[assignment]
+    model_settings: ModelSettings = parse_model_from_args(ModelSettings, args)  # type: ignore[assignment]
+    guard = guard_config(known.region)
+    cert, key = tls_files()
+    app = LlmGuard(
+        without_cors(create_app(server_settings=server_settings, model_settings=[model_settings])),
+        guard,
+    )
+    uvicorn.run(
+        app,
+        host=server_settings.host,
+        port=server_settings.port,
+        ssl_keyfile=key or None,
+        ssl_certfile=cert or None,
+        # No "Server: uvicorn" banner, no access log lines carrying request paths.
+        server_header=False,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,10 @@
 """The per-region inference service: an aiohttp application with ``/healthz`` and the
 streaming WebSocket endpoints ``/asr`` and ``/tts`` (protocol in docs/adr/0005).
 
+Only holders of the region's token get in (``inference.auth``; ``/healthz`` answers others
+with its status alone), one call or tenant holds a bounded number of sockets, and a socket
+left idle is closed within seconds (docs/adr/0018).
+
 Models load once, before the socket opens, and stay warm. Model calls run in a thread
 pool sized to the concurrency limits (CTranslate2 and onnxruntime release the GIL), never
 on the event loop.
@@ -11,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from inference.asr import AsrEngine, load_asr_engines
+from inference.auth import Caller, CallerError, CallerLimits, OverLimit, bearer_ok
 from inference.config import ServiceConfig
 from inference.limits import Admission
 from inference.tts import TtsEngine, load_tts_engines
@@ -49,8 +56,13 @@ class Service:
     jobs: Counter[str] = field(default_factory=Counter)
     asr_admission: Admission = field(init=False)
     tts_admission: Admission = field(init=False)
+    callers: CallerLimits = field(init=False)
 
     def __post_init__(self) -> None:
+        self.callers = CallerLimits(
+            per_call=self.config.max_sockets_per_call,
+            per_tenant=self.config.max_sockets_per_tenant,
+        )
         self.asr_admission = Admission(
             "asr", concurrency=self.config.asr_concurrency, max_waiting=self.config.max_waiting
         )
@@ -87,8 +99,77 @@ def load_service(config: ServiceConfig) -> Service:
 SERVICE_KEY = web.AppKey("service", Service)
 
 
+AUTHENTICATED_KEY = web.RequestKey("authenticated", bool)
+_OPEN_PATHS = frozenset({"/healthz"})
+
+
+@web.middleware
+async def require_token(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse every request without the region's token (401, before any WebSocket opens);
+    ``/healthz`` alone answers, with less, to anyone (liveness probes)."""
+    token = request.app[SERVICE_KEY].config.token
+    request[AUTHENTICATED_KEY] = bearer_ok(request.headers.get("Authorization"), token)
+    if not request[AUTHENTICATED_KEY] and request.path not in _OPEN_PATHS:
+        log.warning(
+            "refused %s %s from %s: no valid token", request.method, request.path, request.remote
+        )
+        return web.json_response(
+            {
+                "type": "error",
+                "code": "unauthorized",
+                "message": "a valid bearer token is required",
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="callseal-inference"'},
+        )
+    return await handler(request)
+
+
+@contextmanager
+def socket_admission(request: web.Request) -> Iterator[web.Response | None]:
+    """Hold one of the caller's sockets while the block runs; yields the refusal to send
+    instead (400 for a malformed caller header, 429 over the call's or tenant's limit)."""
+    service = request.app[SERVICE_KEY]
+    try:
+        caller = Caller.from_headers(request.headers)
+    except CallerError as exc:
+        yield web.json_response(
+            {"type": "error", "code": "bad_caller", "message": str(exc)}, status=400
+        )
+        return
+    try:
+        with service.callers.hold(caller):
+            yield None
+    except OverLimit as exc:
+        log.warning("refused a socket of tenant %s call %s: %s", caller.tenant, caller.call, exc)
+        yield web.json_response({"type": "error", "code": "busy", "message": str(exc)}, status=429)
+
+
+async def client_messages(
+    ws: web.WebSocketResponse, *, idle_s: float, busy: Callable[[], bool]
+) -> AsyncIterator[Any]:
+    """The socket's messages, as ``async for msg in ws`` gives them, except that a socket
+    with no message for ``idle_s`` while ``busy()`` is false is closed (1008 "idle"): an
+    idle client must not keep a region's capacity."""
+    while True:
+        try:
+            msg = await ws.receive(timeout=idle_s)
+        except TimeoutError:
+            if busy():
+                continue
+            await ws.close(code=1008, message=b"idle")
+            return
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return
+        yield msg
+
+
 async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
+    if not request[AUTHENTICATED_KEY]:
+        return web.json_response({"status": "ok"})
     return web.json_response(
         {
             "status": "ok",
@@ -105,6 +186,7 @@ async def healthz(request: web.Request) -> web.Response:
                 "tts": service.tts_admission.snapshot(),
             },
             "jobs": dict(sorted(service.jobs.items())),
+            "sockets": service.callers.snapshot(),
         }
     )
 
@@ -138,7 +220,7 @@ def build_app(service: Service) -> web.Application:
     from inference.asr_ws import asr_socket
     from inference.tts_ws import tts_socket
 
-    app = web.Application()
+    app = web.Application(middlewares=[require_token])
     app[SERVICE_KEY] = service
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/asr", asr_socket)
@@ -162,4 +244,22 @@ def serve(config: ServiceConfig) -> None:
         config.host,
         config.port,
     )
-    web.run_app(build_app(service), host=config.host, port=config.port, print=None)
+    web.run_app(
+        build_app(service),
+        host=config.host,
+        port=config.port,
+        print=None,
+        ssl_context=server_ssl_context(config),
+    )
+
+
+def server_ssl_context(config: ServiceConfig) -> ssl.SSLContext | None:
+    """TLS when a certificate is configured; with a client CA, clients need one too."""
+    if not config.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
+    if config.tls_client_ca_file:
+        context.load_verify_locations(config.tls_client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context

@@ -21,7 +21,15 @@ from aiohttp import WSMsgType, web
 
 from inference.audio import float_to_pcm16, resample, trim_leading_silence
 from inference.limits import Busy
-from inference.server import SERVICE_KEY, ProtocolError, Service, parse_control, send_error
+from inference.server import (
+    SERVICE_KEY,
+    ProtocolError,
+    Service,
+    client_messages,
+    parse_control,
+    send_error,
+    socket_admission,
+)
 from inference.tts import MAX_TEXT_CHARS, TtsEngine
 
 CHUNK_S = 0.2  # audio goes out in chunks this long, so playback starts early
@@ -38,7 +46,12 @@ class TtsSession:
         self.out_rate = 0
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=64)
         self.generation = 0  # bumped by cancel: work from an older generation stops
+        self.speaking = False
         self.send_lock = asyncio.Lock()
+
+    def busy(self) -> bool:
+        """Sentences are queued or being synthesised: the client is waiting, not idle."""
+        return self.speaking or not self.queue.empty()
 
     def provenance(self) -> dict[str, str]:
         info = self.engine.info.as_dict() if self.engine else {}
@@ -130,7 +143,11 @@ class TtsSession:
             request = await self.queue.get()
             if request is _END:
                 return
-            await self.speak(request)
+            self.speaking = True
+            try:
+                await self.speak(request)
+            finally:
+                self.speaking = False
 
     async def handle(self, msg_type: WSMsgType, data: Any) -> bool:
         if msg_type == WSMsgType.BINARY:
@@ -166,7 +183,14 @@ class TtsSession:
         return True
 
 
-async def tts_socket(request: web.Request) -> web.WebSocketResponse:
+async def tts_socket(request: web.Request) -> web.StreamResponse:
+    with socket_admission(request) as refusal:
+        if refusal is not None:
+            return refusal
+        return await _serve_tts(request)
+
+
+async def _serve_tts(request: web.Request) -> web.WebSocketResponse:
     service = request.app[SERVICE_KEY]
     ws = web.WebSocketResponse(max_msg_size=64 * 1024, heartbeat=30)
     await ws.prepare(request)
@@ -174,7 +198,9 @@ async def tts_socket(request: web.Request) -> web.WebSocketResponse:
     worker = asyncio.create_task(session.worker())
     graceful = False
     try:
-        async for msg in ws:
+        async for msg in client_messages(
+            ws, idle_s=service.config.idle_timeout_s, busy=session.busy
+        ):
             try:
                 if not await session.handle(msg.type, msg.data):
                     graceful = msg.type == WSMsgType.TEXT

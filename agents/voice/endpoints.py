@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,9 @@ class Endpoint:
     inference_url: str
     llm_url: str
     llm_server: str = "llama.cpp"
+    # The region's internal-hop credentials (callseal.regions); never printed.
+    inference_token: str = field(default="", repr=False)
+    llm_token: str = field(default="", repr=False)
 
     @property
     def inference_host(self) -> str:
@@ -53,6 +56,8 @@ def endpoints_for(
             inference_url=regions[n].inference_url,
             llm_url=regions[n].llm_url,
             llm_server=regions[n].llm_server,
+            inference_token=regions[n].inference_token,
+            llm_token=regions[n].llm_token,
         )
         for n in names
     ]

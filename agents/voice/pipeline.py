@@ -245,9 +245,21 @@ class AgentPipeline:
                 self.state = "ended"
         self.turns = TurnDetector(TurnConfig(end_silence_ms=spec.end_of_speech_ms))
         self.vad = await asyncio.get_running_loop().run_in_executor(_EXECUTOR, VadStream)
-        self._clients = {e.region: InferenceClient(e.inference_url) for e in self.endpoints}
+        tenant, call = str(self.info.tenant_id), str(self.call_id)
+        self._clients = {
+            e.region: InferenceClient(
+                e.inference_url, token=e.inference_token, tenant=tenant, call=call
+            )
+            for e in self.endpoints
+        }
         self._llms = {
-            e.region: LlmClient(e.llm_url, server=cast(LlmServer, e.llm_server))
+            e.region: LlmClient(
+                e.llm_url,
+                server=cast(LlmServer, e.llm_server),
+                token=e.llm_token,
+                tenant=tenant,
+                call=call,
+            )
             for e in self.endpoints
         }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from agents.models import EscalationEntry
@@ -300,7 +301,7 @@ def chat_once(llm_url: str) -> None:
     """One short request to the LLM server, through the project's client."""
 
     async def once() -> None:
-        client = LlmClient(llm_url)
+        client = LlmClient(llm_url, token=settings.REGIONS["us"].llm_token)
         try:
             await client.warm([{"role": "user", "content": "Hello."}])
         finally:
@@ -311,8 +312,11 @@ def chat_once(llm_url: str) -> None:
 
 def asr_jobs(inference_url: str) -> dict[str, int]:
     """The inference service's ASR jobs so far (``/healthz``)."""
-    url = inference_url + "/healthz"
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL
+    request = urllib.request.Request(  # noqa: S310 - loopback URL
+        inference_url + "/healthz",
+        headers={"Authorization": f"Bearer {settings.REGIONS['eu'].inference_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
         jobs: dict[str, int] = json.load(response)["jobs"]
     peeks = jobs.get("asr.peek", 0) + jobs.get("asr.peek_from_partial", 0)
     return {"asr.final": jobs.get("asr.final", 0), "asr.peek": peeks}

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ def wait_http(url: str, process: subprocess.Popen[bytes], *, timeout: float = 12
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
                 return
+        except urllib.error.HTTPError:
+            return  # it answers (401 without the region's token): it is up
         except OSError:
             if time.monotonic() > deadline:
                 raise

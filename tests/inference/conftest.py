@@ -43,6 +43,10 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
     )
 
 
+# The region's bearer token in these tests' services (clients pass it: token=TOKEN).
+TOKEN = "test-inference-token-" + "x" * 16
+
+
 def service_config(**overrides: object) -> ServiceConfig:
     config = ServiceConfig(
         region="us",
@@ -56,6 +60,7 @@ def service_config(**overrides: object) -> ServiceConfig:
         partial_interval_s=0.5,
         max_frame_bytes=64 * 1024,
         cache_dir=Path("/nonexistent"),
+        token=TOKEN,
     )
     return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
 

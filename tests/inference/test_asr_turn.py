@@ -12,6 +12,7 @@ import pytest
 
 from agents.voice.speech import AsrTurn
 from inference.client import AsrStream, InferenceClient, InferenceError
+from tests.inference.conftest import TOKEN
 from tests.speech import librivox, silence
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,10 @@ def words(text: str) -> list[str]:
 def connect_to(url: str):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def connect() -> AsyncIterator[tuple[AsrStream, str]]:
-        async with InferenceClient(url) as client, client.asr(partials=False) as stream:
+        async with (
+            InferenceClient(url, token=TOKEN) as client,
+            client.asr(partials=False) as stream,
+        ):
             yield stream, url
 
     return connect

@@ -9,6 +9,8 @@ import urllib.request
 
 import pytest
 
+from callseal.at_rest import secrets_dir_for
+from callseal.secretfiles import generated_secret
 from tests.inference.conftest import free_port
 
 
@@ -32,7 +34,13 @@ def test_serve_starts_with_warm_models_and_answers_healthz(tmp_path):
         deadline = time.monotonic() + 90
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
+                # The region's token, generated into the secrets dir (the service's too).
+                token = generated_secret(secrets_dir_for(tmp_path), "region-eu-inference-token")
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/healthz",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                with urllib.request.urlopen(request) as r:  # noqa: S310 - loopback
                     health = json.load(r)
                 break
             except OSError:

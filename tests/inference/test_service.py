@@ -12,6 +12,7 @@ import pytest
 
 from inference.audio import Pcm, float_to_pcm16, through_phone_line
 from inference.client import InferenceBusy, InferenceClient, InferenceError, TtsDone
+from tests.inference.conftest import TOKEN
 from tests.speech import librivox, silence
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,7 @@ async def test_asr_streams_partials_then_a_final_with_word_timestamps(inference_
         # A partial of a whole second: half a second is half a word, which Whisper may
         # read as anything.
         inference_server(partial_interval_s=1.0) as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="tiny.en") as asr,
     ):
         assert asr.provenance.model == "tiny.en"
@@ -80,7 +81,7 @@ async def test_asr_streams_partials_then_a_final_with_word_timestamps(inference_
 
 async def test_base_model_transcribes_phone_line_audio(inference_server):
     narrowband = through_phone_line(Pcm(samples=librivox("0930"), sample_rate=16_000))
-    async with inference_server() as url, InferenceClient(url) as client:
+    async with inference_server() as url, InferenceClient(url, token=TOKEN) as client:
         final = await client.transcribe(narrowband.samples, model="base")
     assert words(final.text) == [
         "he",
@@ -99,7 +100,7 @@ async def test_base_model_transcribes_phone_line_audio(inference_server):
 async def test_flush_gives_one_final_per_utterance(inference_server):
     async with (
         inference_server() as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="tiny.en", partials=False) as asr,
     ):
         await asr.send_audio(librivox("0880"))
@@ -124,7 +125,7 @@ async def test_flush_gives_one_final_per_utterance(inference_server):
 async def test_a_peek_answers_as_a_flush_would_and_keeps_the_audio(inference_server):
     async with (
         inference_server() as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="tiny.en", partials=False) as asr,
     ):
         await asr.send_audio(librivox("0880"))
@@ -158,7 +159,7 @@ async def test_a_peek_after_a_quiet_tail_is_the_partial_that_covered_the_speech(
     speech = librivox("0930")
     async with (
         inference_server(partial_interval_s=0.5) as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="tiny.en", partials=True) as asr,
     ):
 
@@ -205,7 +206,7 @@ async def test_a_peek_does_not_wait_for_a_partial_of_speech_that_was_still_going
     partial is dropped, rather than answered first and the peek after it."""
     async with (
         inference_server(partial_interval_s=0.5) as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="tiny.en", partials=True) as asr,
     ):
         # 0.5 s in, a partial starts (a tiny.en pass takes well over the few ms the rest
@@ -230,7 +231,7 @@ async def test_after_a_peek_quiet_audio_starts_no_partials_until_the_caller_spea
     no partial transcription of the same words; speech does."""
     async with (
         inference_server(partial_interval_s=0.5) as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="tiny.en", partials=True) as asr,
     ):
         await asr.send_audio(librivox("0930"))
@@ -252,7 +253,7 @@ async def test_after_a_peek_quiet_audio_starts_no_partials_until_the_caller_spea
 async def test_a_peek_never_queues_behind_another_callers_final(inference_server):
     async with (
         inference_server(asr_concurrency=1, max_waiting=4) as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.asr(model="base", partials=False) as busy,
         client.asr(model="tiny.en", partials=False) as asr,
     ):
@@ -282,7 +283,7 @@ async def test_tts_streams_audio_of_plausible_duration_at_the_asked_rate(inferen
     text = "Thank you for calling. Your appointment is confirmed for Tuesday at ten."
     async with (
         inference_server() as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
         client.tts(sample_rate=8000) as tts,
     ):
         assert tts.sample_rate == 8000
@@ -308,7 +309,7 @@ async def test_tts_streams_audio_of_plausible_duration_at_the_asked_rate(inferen
 
 
 async def test_tts_speech_is_understood_by_asr(inference_server):
-    async with inference_server() as url, InferenceClient(url) as client:
+    async with inference_server() as url, InferenceClient(url, token=TOKEN) as client:
         async with client.tts(sample_rate=16000) as tts:
             audio = b"".join([c async for c in tts.stream("Please hold the line.")])
         final = await client.transcribe(audio, model="tiny.en")
@@ -316,7 +317,11 @@ async def test_tts_speech_is_understood_by_asr(inference_server):
 
 
 async def test_cancel_drops_queued_sentences(inference_server):
-    async with inference_server() as url, InferenceClient(url) as client, client.tts() as tts:
+    async with (
+        inference_server() as url,
+        InferenceClient(url, token=TOKEN) as client,
+        client.tts() as tts,
+    ):
         await tts.speak("This is the first sentence. And a second one.", speak_id="a")
         await tts.speak("This should never be spoken.", speak_id="b")
         assert isinstance(await tts.receive(), bytes)  # "a" is playing, "b" is queued
@@ -336,7 +341,7 @@ async def test_over_the_limit_jobs_queue_then_excess_is_refused_not_collapsed(in
     audio = librivox("0870")
     async with (
         inference_server(asr_concurrency=1, max_waiting=1) as url,
-        InferenceClient(url) as client,
+        InferenceClient(url, token=TOKEN) as client,
     ):
         streams = [client.asr(model="base", partials=False) for _ in range(4)]
         for s in streams:
@@ -366,7 +371,7 @@ async def test_over_the_limit_jobs_queue_then_excess_is_refused_not_collapsed(in
 
 
 async def test_healthz_names_region_models_and_queues(inference_server):
-    async with inference_server() as url, InferenceClient(url) as client:
+    async with inference_server() as url, InferenceClient(url, token=TOKEN) as client:
         health = await client.health()
     assert health["status"] == "ok"
     assert health["region"] == "us"
@@ -379,7 +384,11 @@ async def test_healthz_names_region_models_and_queues(inference_server):
 async def _raw(url: str, path: str, *messages: str | bytes) -> tuple[list[dict], int | None]:
     """Send raw messages; collect the server's JSON replies until it closes."""
     replies: list[dict] = []
-    async with aiohttp.ClientSession() as session, session.ws_connect(url + path) as ws:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url + path, headers=headers) as ws,
+    ):
         for m in messages:
             if isinstance(m, bytes):
                 await ws.send_bytes(m)
@@ -454,7 +463,7 @@ async def test_unreachable_service_raises_unavailable():
     from inference.client import InferenceUnavailable
     from tests.inference.conftest import free_port
 
-    client = InferenceClient(f"http://127.0.0.1:{free_port()}")
+    client = InferenceClient(f"http://127.0.0.1:{free_port()}", token=TOKEN)
     with pytest.raises(InferenceUnavailable):
         await client.health()
     with pytest.raises(InferenceUnavailable):
