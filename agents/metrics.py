@@ -62,4 +62,7 @@ def _authorised(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _authorised(request):
         raise Http404
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    from callseal.ledger.metrics import integrity_metrics
+
+    body = generate_latest(REGISTRY) + integrity_metrics()
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

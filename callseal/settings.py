@@ -210,6 +210,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "callseal.tenancy.context_processors.tenancy",
+                "callseal.ledger.context_processors.integrity",
             ],
         },
     },
@@ -355,6 +356,23 @@ CELERY_BEAT_SCHEDULE = {
     }
     for _name in REGIONS
 }
+
+# A scheduled integrity check of every tenant's whole log, per region (callseal/ledger/
+# integrity.py): a failure is an alarm on the console and in /metrics.
+CALLSEAL_LEDGER_VERIFY_S = _setting("CALLSEAL_LEDGER_VERIFY_S", float, 300.0)
+if CALLSEAL_LEDGER_VERIFY_S < 10:
+    raise ImproperlyConfigured("CALLSEAL_LEDGER_VERIFY_S: at least 10 seconds")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"ledger-verify-{_name}": {
+            "task": "ledger.verify_region",
+            "schedule": CALLSEAL_LEDGER_VERIFY_S,
+            "args": (_name,),
+            "options": {"region": _name},
+        }
+        for _name in REGIONS
+    }
+)
 
 # --- Telephony (calls app) -----------------------------------------------------------------
 CALLSEAL_STREAM_TOKEN_TTL_S = _setting("CALLSEAL_STREAM_TOKEN_TTL_S", int, 30)

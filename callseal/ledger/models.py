@@ -109,3 +109,20 @@ class ProjectionPosition(RegionalModel):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["tenant_id", "name"], name="ledger_projection_uniq")
         ]
+
+
+class IntegrityCheck(RegionalModel):
+    """The latest scheduled verification of the tenant's whole log (``ledger_verify``'s
+    code): a read model for the alarm on the console and ``/metrics``, one row a tenant."""
+
+    checked_at = models.DateTimeField()
+    ok = models.BooleanField()
+    events = models.BigIntegerField(default=0)
+    fault_sequence = models.BigIntegerField(null=True)
+    fault = models.TextField(blank=True)  # Fault.describe(): sequence, problem, hashes
+    failing_since = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["tenant_id"], name="ledger_integrity_one_per_tenant")
+        ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from callseal.celery import app
+from callseal.ledger.integrity import ledger_integrity_check
 from callseal.ledger.signing import checkpoint_create
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.models import Tenant
@@ -23,3 +24,15 @@ def checkpoint_region(region: str) -> int:
 def checkpoint_tenant() -> bool:
     """On demand, for the tenant in context (TenantTask carries it)."""
     return checkpoint_create() is not None
+
+
+@app.task(name="ledger.verify_region")
+def verify_region(region: str) -> int:
+    """Verify every tenant's log in ``region``; return how many failed (each one logged
+    and shown as an alarm)."""
+    failed = 0
+    for tenant in Tenant.objects.filter(region=region).order_by("slug"):
+        with tenant_context(tenant) as ref:
+            if not ledger_integrity_check(tenant=ref).ok:
+                failed += 1
+    return failed

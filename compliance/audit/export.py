@@ -20,6 +20,7 @@ from typing import Any
 
 from callseal.at_rest import private_dir
 from callseal.ledger import checkpoint as notes
+from callseal.ledger.integrity import record_fault
 from callseal.ledger.models import Checkpoint, Event
 from callseal.ledger.signing import checkpoint_create, log_origin, public_keys, signing_key
 from callseal.ledger.store import StoredRecord
@@ -59,6 +60,18 @@ CSV_HEADER = [
 
 class ExportError(ValueError):
     """Nothing to export, or the criteria select nothing."""
+
+
+class LedgerIntegrityError(ExportError):
+    """The selected events fail verification: no bundle is written, the faults named."""
+
+    MAX_NAMED = 20
+
+    def __init__(self, faults: list[str]) -> None:
+        named = "; ".join(faults[: self.MAX_NAMED])
+        more = f" (and {len(faults) - self.MAX_NAMED} more)" if len(faults) > self.MAX_NAMED else ""
+        super().__init__(f"ledger integrity check failed: {named}{more}")
+        self.faults = faults
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +174,14 @@ def bundle_export(
         events = HashedFile(root, "events.jsonl")
         rendered = HashedFile(root, "renderings/events.jsonl")
         table = CsvFile(root, "renderings/events.csv", CSV_HEADER)
+        faults: list[str] = []
         for record in records:
+            fault = record_fault(record)
+            if fault is not None:
+                faults.append(f"event {record.sequence} {fault}")
+                continue
+            if faults:
+                continue  # the export fails: only the remaining faults are of interest
             events.write(_line(record))
             sequences.append(record.sequence)
             if record.subject_ref:
@@ -171,6 +191,8 @@ def bundle_export(
             table.row([_cell(row[h]) for h in CSV_HEADER])
             if len(sequences) % 5000 == 0:
                 report("events", len(sequences), total)
+        if faults:
+            raise LedgerIntegrityError(faults)
         report("events", len(sequences), total or len(sequences))
         for member in (events, rendered):
             digests[member.name] = member.close()
@@ -188,11 +210,17 @@ def bundle_export(
             erasures = [by_seq[s] for s in sorted(by_seq)]
         erasure_file = HashedFile(root, "erasures.jsonl")
         for record in erasures:
+            fault = record_fault(record)
+            if fault is not None:
+                raise LedgerIntegrityError([f"event {record.sequence} {fault}"])
             erasure_file.write(_line(record))
         digests[erasure_file.name] = erasure_file.close()
 
         report("tree", 0, tree_size)
-        tree = TreeLevels(selectors.leaf_hashes(tree_size=tree_size))
+        try:
+            tree = TreeLevels(selectors.leaf_hashes(tree_size=tree_size))
+        except ValueError as exc:  # an event is missing from the stored log
+            raise LedgerIntegrityError([str(exc)]) from exc
         report("tree", tree_size, tree_size)
         proofs = HashedFile(root, "proofs.jsonl")
         for done, seq in enumerate(sequences, start=1):

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from callseal.ledger.integrity import record_fault
 from callseal.ledger.models import Event
 from callseal.ledger.reading import SEALED_KEY
 from callseal.ledger.registry import spec_for
@@ -96,7 +97,12 @@ def _narrow(f: AuditFilter) -> Q:
 def _exact(f: AuditFilter, record: StoredRecord) -> bool:
     if not (f.actor or f.call):
         return True
-    metadata = json.loads(record.metadata_json)
+    try:
+        metadata = json.loads(record.metadata_json)
+    except json.JSONDecodeError:
+        return True  # a tampered event: shown (as failing verification) rather than hidden
+    if not isinstance(metadata, dict):
+        return True
     if f.actor and metadata.get("actor") != f.actor:
         return False
     return not (
@@ -151,9 +157,26 @@ class AuditRow:
     subject_ref: str | None
     details: dict[str, Any]  # non-personal fields as stored
     sealed: list[str]  # personal fields (ciphertext in the ledger)
+    fault: str = ""  # why the stored event fails verification (then nothing else is shown)
 
 
 def audit_row(record: StoredRecord) -> AuditRow:
+    fault = record_fault(record)
+    if fault is not None:
+        # A tampered event is shown as such, never parsed: its text may be anything.
+        return AuditRow(
+            sequence=record.sequence,
+            recorded_at=record.recorded_at,
+            type=record.type,
+            schema_version=record.schema_version,
+            stream_id=record.stream_id,
+            actor="",
+            region="",
+            subject_ref=record.subject_ref,
+            details={},
+            sealed=[],
+            fault=fault,
+        )
     payload = json.loads(record.payload_json)
     metadata = json.loads(record.metadata_json)
     spec = spec_for(record.type, record.schema_version)

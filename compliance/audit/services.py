@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from callseal.ledger import store
+from callseal.ledger.integrity import ledger_integrity_check
 from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import current_tenant, tenant_context
 from callseal.tenancy.permissions import Perm, require
@@ -22,11 +24,18 @@ from compliance.audit.events import (
     AuditSearched,
     AuditTimelineViewed,
 )
-from compliance.audit.export import ExportError, ExportResult, Progress, bundle_export
+from compliance.audit.export import (
+    ExportError,
+    ExportResult,
+    LedgerIntegrityError,
+    Progress,
+    bundle_export,
+)
 from compliance.audit.filters import AuditFilter, filter_from_criteria
 from compliance.audit.models import AuditExport, ExportStatus
 
 CLI_ACTOR = "cli:audit_export"
+log = logging.getLogger(__name__)
 
 
 def _actor(membership: Any) -> str:
@@ -152,11 +161,16 @@ def audit_export_run(*, export_id: str) -> AuditExport:
             readable=export.readable,
             progress=progress,
         )
+    except LedgerIntegrityError as exc:
+        # Raise the alarm now rather than at the next scheduled check.
+        ledger_integrity_check(tenant=current_tenant())
+        return _failed(export, str(exc))
     except ExportError as exc:
-        export.status, export.error = ExportStatus.FAILED, str(exc)
-        export.finished_at = timezone.now()
-        export.save(update_fields=["status", "error", "finished_at"])
-        return export
+        return _failed(export, str(exc))
+    except Exception as exc:
+        # Never left "Running": whatever stopped it is the export's reason.
+        log.exception("audit export %s failed", export.id)
+        return _failed(export, f"the export stopped: {type(exc).__name__}: {exc}")
     view = "redacted-plaintext" if export.readable else "ciphertext"
     with transaction.atomic(using=store.alias_for(current_tenant())):
         AuditExport.objects.filter(id=export.id).update(
@@ -168,6 +182,14 @@ def audit_export_run(*, export_id: str) -> AuditExport:
             finished_at=timezone.now(),
         )
         _exported(export.requested_by, str(export.id), export.criteria, result, view)
+    export.refresh_from_db()
+    return export
+
+
+def _failed(export: AuditExport, reason: str) -> AuditExport:
+    AuditExport.objects.filter(id=export.id).update(
+        status=ExportStatus.FAILED, error=reason[:4000], finished_at=timezone.now()
+    )
     export.refresh_from_db()
     return export
 
