@@ -10,8 +10,11 @@ region: over the limit the handshake is refused with 429 (docs/adr/0018).
 
 from __future__ import annotations
 
+import functools
 import hmac
+import os
 import re
+import ssl
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -112,3 +115,24 @@ class CallerLimits:
             "open": sum(self.by_tenant.values()),
             "refused": self.refused,
         }
+
+
+def client_ssl() -> ssl.SSLContext | bool:
+    """How clients verify the internal services' TLS (``https``/``wss`` URLs): the system
+    trust store, or ``INFERENCE_TLS_CA_FILE``; with ``INFERENCE_TLS_CLIENT_CERT_FILE`` and
+    ``INFERENCE_TLS_CLIENT_KEY_FILE`` they present that certificate (mTLS)."""
+    return _client_ssl(
+        os.environ.get("INFERENCE_TLS_CA_FILE", ""),
+        os.environ.get("INFERENCE_TLS_CLIENT_CERT_FILE", ""),
+        os.environ.get("INFERENCE_TLS_CLIENT_KEY_FILE", ""),
+    )
+
+
+@functools.cache
+def _client_ssl(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext | bool:
+    if not (ca_file or cert_file):
+        return True  # aiohttp's default: verify against the system store
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file or None)
+    return context

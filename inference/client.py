@@ -27,7 +27,7 @@ import aiohttp
 import numpy as np
 
 from inference.audio import float_to_pcm16
-from inference.auth import auth_headers
+from inference.auth import auth_headers, client_ssl
 
 
 class InferenceError(Exception):
@@ -109,6 +109,7 @@ class _Socket:
                 self._client.base_url + self._path,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5),
                 headers=self._client.headers,
+                ssl=client_ssl(),
             )
         except aiohttp.WSServerHandshakeError as exc:
             # 401: the region's token is wrong (configuration, not load); 429: this call or
@@ -279,6 +280,7 @@ class InferenceClient:
                 self.base_url + "/healthz",
                 timeout=aiohttp.ClientTimeout(total=5),
                 headers=self.headers,
+                ssl=client_ssl(),
             ) as response:
                 response.raise_for_status()
                 result: dict[str, Any] = await response.json()

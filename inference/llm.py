@@ -27,7 +27,7 @@ from typing import Any, Literal
 import aiohttp
 import jsonschema
 
-from inference.auth import auth_headers
+from inference.auth import auth_headers, client_ssl
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,12 @@ class LlmClient:
         session = await self._http()
         try:
             async with session.request(
-                method, self.base_url + path, json=body, timeout=self.timeout, headers=self.headers
+                method,
+                self.base_url + path,
+                json=body,
+                timeout=self.timeout,
+                headers=self.headers,
+                ssl=client_ssl(),
             ) as response:
                 if response.status >= 400:
                     raise LlmError(f"{path}: HTTP {response.status}: {await response.text()}")
@@ -291,7 +296,11 @@ class LlmClient:
         session = await self._http()
         try:
             async with session.post(
-                self.base_url + path, json=body, timeout=self.timeout, headers=self.headers
+                self.base_url + path,
+                json=body,
+                timeout=self.timeout,
+                headers=self.headers,
+                ssl=client_ssl(),
             ) as response:
                 if response.status >= 400:
                     raise LlmError(f"HTTP {response.status}: {await response.text()}")

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from inference.asr import AsrEngine, load_asr_engines
 from inference.config import ServiceConfig
-from inference.server import Service, build_app
+from inference.server import Service, build_app, server_ssl_context
 from inference.tts import TtsEngine, load_tts_engines
 
 
@@ -80,10 +80,10 @@ def inference_server(engines: Engines) -> ServerFactory:
         runner = web.AppRunner(build_app(service))
         await runner.setup()
         port = free_port()
-        site = web.TCPSite(runner, "127.0.0.1", port)
+        site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_ssl_context(config))
         await site.start()
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"{'https' if config.tls_cert_file else 'http'}://127.0.0.1:{port}"
         finally:
             await runner.cleanup()
 

@@ -321,3 +321,86 @@ def test_caller_limits_give_back_what_they_hold():
     with limits.hold(Caller(tenant="t", call="c")):
         assert limits.snapshot()["open"] == 1
     assert limits.snapshot() == {"per_call": 1, "per_tenant": 1, "open": 0, "refused": 1}
+
+
+# --- TLS and mutual TLS -----------------------------------------------------------------
+
+
+def _certificates(directory: Path) -> dict[str, str]:
+    """A private CA, a server certificate for 127.0.0.1 and a client certificate (PEM)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    paths: dict[str, str] = {}
+
+    def issue(name: str, issuer: tuple[x509.Name, Any] | None, **kind: Any) -> tuple[Any, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer[0] if issuer else subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+        )
+        if kind.get("ip"):
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(kind["ip"]))]),
+                critical=False,
+            )
+        cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+        (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / f"{name}.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        paths[name] = str(directory / f"{name}.pem")
+        paths[f"{name}.key"] = str(directory / f"{name}.key")
+        return subject, key
+
+    ca = issue("ca", None)
+    issue("server", ca, ip="127.0.0.1")
+    issue("client", ca)
+    return paths
+
+
+async def test_unauthenticated_internal_services_tls_and_mutual_tls(
+    inference_server, tmp_path, monkeypatch
+):
+    pem = _certificates(tmp_path)
+    tls = {
+        "tls_cert_file": pem["server"],
+        "tls_key_file": pem["server.key"],
+        "tls_client_ca_file": pem["ca"],
+    }
+    monkeypatch.setenv("INFERENCE_TLS_CA_FILE", pem["ca"])
+    async with inference_server(**tls) as url:
+        assert url.startswith("https://")
+        # Without a client certificate the TLS handshake itself is refused.
+        async with InferenceClient(url, token=TOKEN) as anonymous:
+            with pytest.raises(InferenceError) as refused:
+                await anonymous.health()
+        monkeypatch.setenv("INFERENCE_TLS_CLIENT_CERT_FILE", pem["client"])
+        monkeypatch.setenv("INFERENCE_TLS_CLIENT_KEY_FILE", pem["client.key"])
+        async with InferenceClient(url, token=TOKEN) as client, client.tts() as tts:
+            chunks = [c async for c in tts.stream("Hello.", speak_id="s1")]
+            health = await client.health()
+        plain = InferenceClient(url.replace("https://", "http://"), token=TOKEN)
+        with pytest.raises(InferenceError):
+            await plain.health()
+        await plain.close()
+    assert refused.value.code == "unavailable"
+    assert chunks
+    assert health["region"] == "us"
