@@ -26,6 +26,7 @@ from inference.asr import MAX_UTTERANCE_S, AsrEngine, Transcript
 from inference.audio import ASR_SAMPLE_RATE, AudioFormatError, pcm16_to_float
 from inference.limits import Busy
 from inference.server import (
+    CLOSE_TIMEOUT_S,
     SERVICE_KEY,
     ProtocolError,
     Service,
@@ -319,7 +320,11 @@ async def asr_socket(request: web.Request) -> web.StreamResponse:
 
 async def _serve_asr(request: web.Request) -> web.WebSocketResponse:
     service = request.app[SERVICE_KEY]
-    ws = web.WebSocketResponse(max_msg_size=service.config.max_frame_bytes, heartbeat=30)
+    # A peer that does not answer our close within a second is dropped: the socket (and the
+    # caller's share of the service) is released at once, idle or not.
+    ws = web.WebSocketResponse(
+        max_msg_size=service.config.max_frame_bytes, heartbeat=30, timeout=CLOSE_TIMEOUT_S
+    )
     await ws.prepare(request)
     session = AsrSession(service, ws)
     try:

@@ -34,6 +34,7 @@ from inference.tts import TtsEngine, load_tts_engines
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_CONTROL_BYTES = 16 * 1024
+CLOSE_TIMEOUT_S = 1.0  # how long a closing socket waits for the peer's close frame
 
 
 class ProtocolError(Exception):

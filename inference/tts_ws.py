@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 from inference.audio import float_to_pcm16, resample, trim_leading_silence
 from inference.limits import Busy
 from inference.server import (
+    CLOSE_TIMEOUT_S,
     SERVICE_KEY,
     ProtocolError,
     Service,
@@ -192,7 +193,7 @@ async def tts_socket(request: web.Request) -> web.StreamResponse:
 
 async def _serve_tts(request: web.Request) -> web.WebSocketResponse:
     service = request.app[SERVICE_KEY]
-    ws = web.WebSocketResponse(max_msg_size=64 * 1024, heartbeat=30)
+    ws = web.WebSocketResponse(max_msg_size=64 * 1024, heartbeat=30, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
     session = TtsSession(service, ws)
     worker = asyncio.create_task(session.worker())
