@@ -233,7 +233,7 @@ class LlmClient:
         self,
         messages: Sequence[Message],
         *,
-        max_tokens: int = 256,
+        max_tokens: int = 128,
         temperature: float = 0.3,
         stop: Sequence[str] | None = None,
     ) -> AsyncGenerator[str, None]:
@@ -255,7 +255,7 @@ class LlmClient:
         messages: Sequence[Message],
         prefill: str,
         *,
-        max_tokens: int = 256,
+        max_tokens: int = 128,
         temperature: float = 0.3,
     ) -> AsyncGenerator[str, None]:
         """Yield the rest of an assistant reply to ``messages`` that has so far written
@@ -323,7 +323,7 @@ class LlmClient:
         *,
         tools: Sequence[Tool],
         choice: str | None = None,
-        max_tokens: int = 256,
+        max_tokens: int = 128,
     ) -> ToolCall:
         """Have the model call one of ``tools`` (``choice`` forces which); the arguments
         are constrained to the tool's schema by the server and validated here."""

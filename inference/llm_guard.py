@@ -47,7 +47,7 @@ MAX_BODY_BYTES = 1 << 20
 @dataclass
 class GuardConfig:
     token: str = field(repr=False)
-    max_tokens: int = 256
+    max_tokens: int = 128
     max_request_s: float = 20.0
     max_per_call: int = 2
     max_per_tenant: int = 8
