@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,11 +23,13 @@ from pathlib import Path
 from aiohttp import web
 
 from inference.client import InferenceClient
-from inference.config import ServiceConfig
+from inference.config import ServiceConfig, region_config
 from inference.llm import LlmClient
 from inference.llm_server import llm_server_argv
 from inference.server import Service, build_app
 from inference.tts import load_tts_engines
+
+BENCH_TOKEN = "bench-inference-token-" + "x" * 16  # the in-process service's token
 
 SENTENCES = [
     "Thank you for calling Acme Dental.",
@@ -67,6 +70,7 @@ async def tts_latency() -> tuple[float, float]:
         partial_interval_s=1.0,
         max_frame_bytes=1 << 20,
         cache_dir=Path(tempfile.gettempdir()),
+        token=BENCH_TOKEN,
     )
     service = Service(config=config, asr={}, tts=engines, executor=ThreadPoolExecutor(2))
     runner = web.AppRunner(build_app(service))
@@ -75,7 +79,7 @@ async def tts_latency() -> tuple[float, float]:
     served = []
     try:
         async with (
-            InferenceClient(f"http://127.0.0.1:{config.port}") as client,
+            InferenceClient(f"http://127.0.0.1:{config.port}", token=BENCH_TOKEN) as client,
             client.tts(sample_rate=8000) as tts,
         ):
             for text in SENTENCES:
@@ -91,7 +95,7 @@ async def tts_latency() -> tuple[float, float]:
 
 
 async def llm_latency(url: str) -> tuple[float, float]:
-    client = LlmClient(url)
+    client = LlmClient(url, token=region_config("us").llm_token)
     await client.model_name()
     first, whole = [], []
     for _ in range(5):
@@ -119,6 +123,8 @@ def with_llm_server() -> tuple[float, float]:
                 try:
                     with urllib.request.urlopen(url + "/models", timeout=2):  # noqa: S310
                         break
+                except urllib.error.HTTPError:
+                    break  # answering (401 without the region's token)
                 except OSError:
                     time.sleep(0.5)
             return asyncio.run(llm_latency(url))
