@@ -71,7 +71,10 @@ class ServiceConfig:
     max_sockets_per_call: int = 4  # ASR + TTS, each with room for one reconnect
     max_sockets_per_tenant: int = 32
     # A socket with no message and no work in progress this long is closed (1008 "idle").
+    # ASR audio flows throughout a turn; a reply's TTS socket may wait on the LLM between
+    # sentences (and holds no synthesis slot while it waits), so it is given longer.
     idle_timeout_s: float = 5.0
+    tts_idle_timeout_s: float = 30.0
     tls_cert_file: str = ""  # PEM; with the key, the service speaks https/wss only
     tls_key_file: str = ""
     tls_client_ca_file: str = ""  # PEM CA bundle: clients must present a certificate (mTLS)
@@ -121,6 +124,7 @@ class ServiceConfig:
             max_sockets_per_call=per_call,
             max_sockets_per_tenant=per_tenant,
             idle_timeout_s=env_int("INFERENCE_IDLE_TIMEOUT_MS", 5000, minimum=500) / 1000,
+            tts_idle_timeout_s=env_int("INFERENCE_TTS_IDLE_TIMEOUT_MS", 30000, minimum=500) / 1000,
             tls_cert_file=cert,
             tls_key_file=key,
             tls_client_ca_file=_env_file("INFERENCE_TLS_CLIENT_CA_FILE"),

@@ -200,7 +200,7 @@ async def _serve_tts(request: web.Request) -> web.WebSocketResponse:
     graceful = False
     try:
         async for msg in client_messages(
-            ws, idle_s=service.config.idle_timeout_s, busy=session.busy
+            ws, idle_s=service.config.tts_idle_timeout_s, busy=session.busy
         ):
             try:
                 if not await session.handle(msg.type, msg.data):

@@ -74,12 +74,15 @@ async def test_unauthenticated_internal_services_an_idle_socket_is_closed_and_re
     inference_server,
 ):
     async with (
-        inference_server(idle_timeout_s=1.0, max_sockets_per_call=1) as url,
+        inference_server(idle_timeout_s=1.0, tts_idle_timeout_s=1.5, max_sockets_per_call=1) as url,
         InferenceClient(url, token=TOKEN, tenant=TENANT, call="call-1") as client,
     ):
         async with client.asr(model="tiny.en") as idle:
             # Nothing sent after start: the service closes the socket as idle.
             msg = await asyncio.wait_for(idle.ws.receive(), 30)
+            assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 1008, "idle")
+        async with client.tts() as idle_tts:
+            msg = await asyncio.wait_for(idle_tts.ws.receive(), 30)
             assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 1008, "idle")
         # The call's only socket is free again: a new one for the same call is admitted,
         # and transcribes while audio flows.
