@@ -5,6 +5,7 @@ costs the page at most one timeout per cache period and never an error."""
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.cache import cache
+
+from inference.auth import client_ssl
 
 CACHE_KEY = "analytics.inference_health"
 
@@ -39,7 +42,11 @@ def _probe(region: str, url: str, timeout: float, token: str = "") -> RegionHeal
         _http_url(url), headers={"Authorization": f"Bearer {token}"} if token else {}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - operator-configured endpoint
+        # https endpoints: verified as the media process's clients verify them (the
+        # internal CA and client certificate of INFERENCE_TLS_*, docs/adr/0018).
+        tls = client_ssl()
+        context = tls if isinstance(tls, ssl.SSLContext) else None
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310 - operator-configured endpoint
             body = json.loads(response.read(65536) or b"{}")
     except (OSError, ValueError) as exc:
         return RegionHealth(region, False, type(exc).__name__, None)
