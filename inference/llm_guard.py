@@ -49,8 +49,8 @@ class GuardConfig:
     token: str = field(repr=False)
     max_tokens: int = 128
     max_request_s: float = 20.0
-    max_per_call: int = 2
-    max_per_tenant: int = 8
+    max_per_call: int = 4
+    max_per_tenant: int = 16
 
 
 class Refused(Exception):

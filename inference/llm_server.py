@@ -96,13 +96,13 @@ def guard_config(region: str) -> GuardConfig:
     """The guard's limits (``INFERENCE_LLM_*``) and the region's token."""
     from inference.llm_guard import GuardConfig
 
-    per_call = env_int("INFERENCE_LLM_MAX_PER_CALL", 2, minimum=1)
+    per_call = env_int("INFERENCE_LLM_MAX_PER_CALL", 4, minimum=1)
     return GuardConfig(
         token=region_config(region).llm_token,
         max_tokens=env_int("INFERENCE_LLM_MAX_TOKENS", 128, minimum=1),
         max_request_s=env_int("INFERENCE_LLM_MAX_REQUEST_MS", 20_000, minimum=100) / 1000,
         max_per_call=per_call,
-        max_per_tenant=max(per_call, env_int("INFERENCE_LLM_MAX_PER_TENANT", 8, minimum=1)),
+        max_per_tenant=max(per_call, env_int("INFERENCE_LLM_MAX_PER_TENANT", 16, minimum=1)),
     )
 
 

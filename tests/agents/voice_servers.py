@@ -90,7 +90,9 @@ def llm_server(env: Mapping[str, str], *, log_path: Path | None = None) -> Itera
     process = subprocess.Popen(
         [sys.executable, "-m", "inference", "llm", "--region", "us", "--port", str(port)],
         cwd=ROOT,
-        env={**env, "INFERENCE_LLM_CTX": "2048"},
+        # INFERENCE_LLM_LOG "-": the server's output stays on this process's pipe (the
+        # log file the caller reads), not in var/log/llm-us.log.
+        env={**env, "INFERENCE_LLM_CTX": "2048", "INFERENCE_LLM_LOG": "-"},
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )
