@@ -49,6 +49,7 @@ def security_reasons(line: Line) -> list[str]:
 def stream_ends(line: Line, sid: str) -> list[str]:
     with tenant_context(line.number.tenant):
         call = services.selectors.call_get_by_sid(call_sid=sid)
+        assert call is not None
         return [
             e.data["reason"]
             for e in services.call_events(call_id=call.id)
