@@ -54,7 +54,11 @@ def test_each_demo_number_is_answered_by_its_tenants_demo_agent_at_version_1():
             assert (agent.name, agent.version) == (DEMO_AGENTS[slug].name, 1)
             assert AgentSpec.from_dict(agent.spec) == DEMO_AGENTS[slug]
         admin = Membership.objects.get(tenant=tenant, user__username=f"{slug}-admin")
-        assert _ledger(slug) == [(f"agent-{agent.id}", "agent.configured", f"user:{admin.user_id}")]
+        # The agent's first version, then attaching it to the number (a number change).
+        assert _ledger(slug) == [
+            (f"agent-{agent.id}", "agent.configured", f"user:{admin.user_id}"),
+            (f"phone-number-{number.id}", "phone_number.updated", f"user:{admin.user_id}"),
+        ]
     # Two different businesses, each with a knowledge base and the default tools.
     us, eu = DEMO_AGENTS["acme-us"], DEMO_AGENTS["acme-eu"]
     assert "Acme Store" in us.greeting
