@@ -5,15 +5,20 @@ down. Every session reports the region that actually served it (``inference.hop`
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from callseal.regions import Region
+from inference.client import InferenceError
+from inference.llm import LlmError
 
 log = logging.getLogger(__name__)
 POLICY_KEY = "inference_fallback_regions"
+# What an endpoint that does not answer raises: the next one is tried.
+INFERENCE_ERRORS = (InferenceError, LlmError, OSError, TimeoutError)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +66,18 @@ def endpoints_for(
         )
         for n in names
     ]
+
+
+async def first_answering(
+    endpoints: Sequence[Endpoint], attempt: Callable[[Endpoint], Awaitable[T]]
+) -> tuple[T, Endpoint]:
+    """``attempt`` on each endpoint in order (home region first) until one answers; the
+    last endpoint's error when none does."""
+    error: Exception | None = None
+    for endpoint in endpoints:
+        try:
+            return await attempt(endpoint), endpoint
+        except INFERENCE_ERRORS as exc:
+            error = exc
+    assert error is not None, "no endpoint to try"
+    raise error

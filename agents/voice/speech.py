@@ -59,6 +59,7 @@ class Speech:
     underruns: list[float] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame went out
     played: asyncio.Event = field(default_factory=asyncio.Event)  # every mark came back
+    recorded: bool = False  # its turn.agent event was queued
 
     def add_piece(self, text: str) -> _PieceListener:
         self.pieces.append(text)

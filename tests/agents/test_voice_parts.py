@@ -1,5 +1,6 @@
-"""The agent pipeline's pure parts: context compression, resumption from events, tool
-routing, residency endpoints, the /metrics gate."""
+"""The agent pipeline's parts: context compression, resumption from events, tool routing,
+residency endpoints, the /metrics gate, and the listener and coordinator fed frames with
+fakes for their neighbours."""
 
 from __future__ import annotations
 
@@ -7,17 +8,30 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.test import override_settings
 
-from agents.spec import KnowledgeEntry
+from agents import events as ev
+from agents.pipeline.turns import TurnConfig, TurnDetector
+from agents.pipeline.vad import VadFrame
+from agents.spec import AgentSpec, KnowledgeEntry
 from agents.voice.context import KEEP_RECENT_TURNS, Conversation, Turn
 from agents.voice.endpoints import endpoints_for
+from agents.voice.ledger_writer import LedgerWriter
+from agents.voice.listening import CallerTurn, Listener
+from agents.voice.owned import OwnedTasks
+from agents.voice.payment_step import PaymentStep
+from agents.voice.pipeline import CallState, Coordinator
+from agents.voice.replying import Replier
+from agents.voice.speaking import Speaker
 from agents.voice.speech import Speech
 from agents.voice.tools import route_by_keywords
+from agents.voice.wiring import CallUnits
+from calls.pipeline import CallInfo
 from calls.player import Player
 from callseal.regions import load_regions
 
@@ -163,56 +177,64 @@ async def test_an_utterance_counts_the_silences_inside_it_not_the_one_before_it(
     assert [round(s, 3) for s in speech.underruns] == [0.22]
 
 
+class _Ledger(LedgerWriter):
+    """The real writer's event builders; what they append is kept in a list."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            tenant=None,  # type: ignore[arg-type]
+            call_id=uuid.uuid4(),
+            transcript_key="",
+            home_region="eu",
+            stream_index=0,
+        )
+        self.events: list[object] = []
+
+    def append(self, event: object, *, personal: bool = False, keep_raw: bool = True) -> None:
+        self.events.append(event)
+
+
 async def test_while_a_peek_is_out_partials_start_no_read_ahead_and_the_peek_does():
     """The LLM server reads ahead one request at a time: a partial arriving after the peek
     was sent carries older words than the peek's and would hold that one slot (and the
     cores the peek's pass needs) when the peek's own read-ahead comes."""
-    from agents.voice.pipeline import AgentPipeline, _Turn
-
     read: list[tuple[int, str]] = []
 
-    async def prefill(number: int, text: str) -> None:
-        read.append((number, text))
+    class Signals:  # the coordinator, as the listener sees it: listening, reading ahead
+        listening = True
 
-    pipeline = object.__new__(AgentPipeline)  # only the read-ahead's own state
-    pipeline.state, pipeline._prefill, pipeline._tasks = "listening", None, []
-    pipeline._prefill_llm = prefill  # type: ignore[method-assign]
-    turn = _Turn(number=1, started_s=0.0, asr=None)  # type: ignore[arg-type]
-    pipeline._turn = turn
-    pipeline._on_partial(1, "what are your")
-    await asyncio.gather(*pipeline._tasks)
+        async def read_ahead(self, number: int, text: str) -> None:
+            read.append((number, text))
+
+    listener = Listener(
+        Signals(),  # type: ignore[arg-type]
+        turns=TurnDetector(TurnConfig(end_silence_ms=600)),
+        new_asr=lambda on_partial: None,  # type: ignore[arg-type,return-value]
+    )
+    turn = listener.turn = CallerTurn(number=1, started_s=0.0, asr=None)  # type: ignore[arg-type]
+    listener.on_partial(1, "what are your")
+    await listener.tasks.settled()
     turn.peek = asyncio.get_running_loop().create_future()  # the caller's level dropped
-    pipeline._on_partial(1, "what are your opening")
-    await asyncio.gather(*pipeline._tasks)
-    pipeline._on_partial(1, "what are your opening hours", peek=True)
-    await asyncio.gather(*pipeline._tasks)
+    listener.on_partial(1, "what are your opening")
+    await listener.tasks.settled()
+    listener.on_partial(1, "what are your opening hours", peek=True)
+    await listener.tasks.settled()
     assert read == [(1, "what are your"), (1, "what are your opening hours")]
 
 
 async def test_a_speculative_reply_the_caller_talks_over_leaves_none_of_its_words_behind(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """At the pause inside a question a speculative reply takes ASR's words so far (the
     peek) and holds until the turn ends; the caller goes on speaking, which voids it. When
     the turn ends before the next peek has answered, the turn must wait for that answer,
     not record the half sentence the voided reply had read."""
-    from collections import deque
-    from types import SimpleNamespace
-
-    from agents import events as ev
-    from agents.pipeline.turns import TurnConfig, TurnDetector
-    from agents.pipeline.vad import VadFrame
-    from agents.voice import pipeline as agent
-
     half, whole = "Could you tell me,", "Could you tell me, where I can park my car?"
     loop = asyncio.get_running_loop()
     peeks: list[asyncio.Future[str | None]] = []
 
     class Asr:  # ASR's side of one turn, answering peeks when the test says
         provenance, endpoint = None, ""
-
-        def __init__(self, connect: object, on_partial: object = None) -> None:
-            pass
 
         def send(self, samples: np.ndarray) -> None:
             pass
@@ -229,59 +251,95 @@ async def test_a_speculative_reply_the_caller_talks_over_leaves_none_of_its_word
 
     answered: list[str] = []
 
-    async def consent_reply(turn: agent._Turn, text: str) -> bool:
-        await turn.committed.wait()  # a speculative reply holds here, as a real one does
-        answered.append(text)
-        return True
+    class Consent:  # the consent step: every answer is about consent
+        state = None
+        tasks = OwnedTasks()
 
-    async def supervise(turn: agent._Turn) -> None:
-        pass
+        def raw_allowed(self) -> bool:
+            return False
 
-    appended: list[object] = []
-    monkeypatch.setattr(agent, "AsrTurn", Asr)
-    pipeline = object.__new__(agent.AgentPipeline)
-    pipeline.info = SimpleNamespace(stream_index=0, region="eu")  # type: ignore[assignment]
-    pipeline.state, pipeline.turn_no, pipeline._turn, pipeline._speech = "listening", 0, None, None
-    pipeline._tasks, pipeline._prefill, pipeline._ring = [], None, deque(maxlen=64)
-    pipeline._clock = (0.0, time.monotonic())
-    pipeline.turns = TurnDetector(TurnConfig(end_silence_ms=600))
-    pipeline.conversation = Conversation(system_prompt="Be brief.")
-    pipeline._append = lambda event, **kw: appended.append(event)  # type: ignore[method-assign]
-    pipeline._raw_allowed = lambda: False  # type: ignore[method-assign]
-    pipeline._consent_reply = consent_reply  # type: ignore[method-assign]
-    pipeline._supervise = supervise  # type: ignore[method-assign]
+        async def reply(self, turn: CallerTurn, text: str) -> bool:
+            await turn.committed.wait()  # a speculative reply holds here, as a real one does
+            answered.append(text)
+            turn.outcome.set()
+            return True
+
+    ledger = _Ledger()
+    conversation = Conversation(system_prompt="Be brief.")
+    out: asyncio.Queue[object] = asyncio.Queue()
+    speaker = Speaker(
+        out=out,  # type: ignore[arg-type]
+        writer=ledger,
+        conversation=conversation,
+        raw_allowed=lambda: False,
+        endpoints=[],
+        clients={},
+        voice="joe-us",
+        home_region="eu",
+        storage_root=tmp_path,
+    )
+    consent = Consent()
+    units = CallUnits(
+        out=out,  # type: ignore[arg-type]
+        writer=ledger,
+        speaker=speaker,
+        consent=consent,  # type: ignore[arg-type]
+        payment=PaymentStep(gate=None, writer=ledger, speaker=speaker, stream_index=0),
+        replier=Replier(
+            spec=AgentSpec(name="Desk", system_prompt="Be brief.", greeting="Hello."),
+            conversation=conversation,
+            endpoints=[],
+            llms={},
+            speaker=speaker,
+            consent=consent,  # type: ignore[arg-type]
+            writer=ledger,
+            call_id=uuid.uuid4(),
+        ),
+        listener=lambda signals: Listener(
+            signals,
+            turns=TurnDetector(TurnConfig(end_silence_ms=600)),
+            new_asr=lambda on_partial: Asr(),  # type: ignore[arg-type,return-value]
+        ),
+        conversation=conversation,
+        greeting="Hello.",
+        escalation_queue="general",
+        connections=(),
+    )
+    info = CallInfo(call_sid="CA" + "0" * 32, tenant_id=uuid.uuid4(), region="eu", agent_id=None)
+    coordinator = Coordinator(info, units, resumed=None)
+    coordinator.state = CallState.LISTENING  # the greeting was heard
+    listener = coordinator.listener
 
     at = [0.0]
 
     async def frames(count: int, *, speech: bool) -> None:
         for _ in range(count):
             samples = np.full(512, 0.1 if speech else 0.0, dtype=np.float32)
-            await pipeline._on_frame(VadFrame(at[0], 0.9 if speech else 0.0, samples))
+            await listener.on_frame(VadFrame(at[0], 0.9 if speech else 0.0, samples))
             at[0] += 0.032
             await asyncio.sleep(0)
 
     await frames(12, speech=True)  # "Could you tell me,"
     await frames(6, speech=False)  # the pause: a peek, then a speculative reply
     assert len(peeks) == 1
-    assert pipeline._turn is not None
-    assert pipeline._turn.speculative
+    assert listener.turn is not None
+    assert listener.turn.speculative
     peeks[0].set_result(half)
     for _ in range(5):
         await asyncio.sleep(0)
-    assert pipeline._turn.text == half  # the speculative reply read the words so far
+    assert listener.turn.text == half  # the speculative reply read the words so far
     await frames(12, speech=True)  # "where I can park my car?": the reply is void
     await frames(20, speech=False)  # another peek, another speculation, the turn's end
-    turn = pipeline._turn
+    turn = listener.turn
     assert turn.committed.is_set()
     assert len(peeks) == 2
     assert not peeks[1].done()
     peeks[1].set_result(whole)
     assert turn.reply is not None
     await turn.reply
-    caller = [e for e in appended if isinstance(e, ev.TurnCaller)]
+    caller = [e for e in ledger.events if isinstance(e, ev.TurnCaller)]
     assert [e.text for e in caller] == [whole]
     assert answered == [whole]
-    assert [t.text for t in pipeline.conversation.turns] == [whole]
-    for task in pipeline._tasks:
-        task.cancel()
-    await asyncio.gather(*pipeline._tasks, return_exceptions=True)
+    assert [t.text for t in conversation.turns] == [whole]
+    await coordinator.tasks.close()
+    await listener.close()
