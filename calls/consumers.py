@@ -102,7 +102,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         # Calls take no channel-layer messages: no layer receive loop per call (a Redis
         # poll in servers mode). The one source left is awaited in a plain loop, in the
         # same order and one message at a time: Channels' await_many_dispatch makes a task
-        # and an asyncio.wait for every message (docs/adr/0004: ~15 % of an echo call's CPU).
+        # and an asyncio.wait for every message (its cost is measured in docs/adr/0004).
         self.scope = scope
         self.channel_layer = None
         self.base_send = send

@@ -24,7 +24,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -122,8 +122,11 @@ class AgentPipeline:
         self.call = Coordinator(
             self.info, await call_units(self.info, self.resumed), resumed=self.resumed
         )
-        async for item in self.call.run(inbound):
-            yield item
+        # Closed with this generator: the coordinator's shutdown is awaited, not left to
+        # the garbage collector.
+        async with contextlib.aclosing(self.call.run(inbound)) as outputs:
+            async for item in outputs:
+                yield item
 
 
 class Coordinator:
@@ -163,7 +166,9 @@ class Coordinator:
         return {"state": self.state.value, "turns": self.turn_no, "consent": self.consent.state}
 
     # --- the call --------------------------------------------------------------------------
-    async def run(self, inbound: AsyncIterator[PipelineInput]) -> AsyncIterator[PipelineOutput]:
+    async def run(
+        self, inbound: AsyncIterator[PipelineInput]
+    ) -> AsyncGenerator[PipelineOutput, None]:
         writing = asyncio.create_task(self.writer.run())
         try:
             self.tasks.spawn(self._start())

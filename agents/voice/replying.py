@@ -161,7 +161,7 @@ class Replier:
             arguments = await self._tool_arguments(turn, TOOLS[tool])
         else:
             # Keyword routing takes the arguments from the caller's words: an LLM round
-            # trip here would cost the caller a second of silence on a CPU region.
+            # trip here is silence the caller hears on a CPU region (docs/adr/0010).
             arguments = _keyword_arguments(tool, text)
         await turn.committed.wait()  # the commit point
 
