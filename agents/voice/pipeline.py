@@ -419,13 +419,14 @@ class Coordinator:
             await turn.asr.close()
         self.speaker.record_unfinished()  # what was heard before the caller hung up
         self.writer.close()
+        settling = asyncio.create_task(self.hang_ups.settled())
         try:
-            await asyncio.wait_for(
-                asyncio.shield(asyncio.gather(writing, self.hang_ups.settled())),
-                SHUTDOWN_WRITES_S,
-            )
-        except (TimeoutError, asyncio.CancelledError):
+            _, pending = await asyncio.wait((writing, settling), timeout=SHUTDOWN_WRITES_S)
+        except asyncio.CancelledError:
+            pending = {writing, settling}
+        if pending:
             writing.cancel()
             await self.hang_ups.close()
+        await cancel(settling)
         for connection in self.connections:
             await connection.close()
