@@ -13,6 +13,7 @@ from callseal.tenancy.context import current_tenant
 @register_projection
 class AgentConfigProjection(Projection):
     name = "agents.config"
+    inline = True
     types = ("agent.configured",)
 
     def apply(self, event: RecordedEvent) -> None:
@@ -55,6 +56,7 @@ class EscalationQueueProjection(Projection):
     """Calls handed to humans, per queue (the human desk's read model)."""
 
     name = "agents.escalations"
+    inline = True
     types = ("call.escalated",)
 
     def apply(self, event: RecordedEvent) -> None:

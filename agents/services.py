@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import transaction
-
 from agents.catalog import region_offer
 from agents.events import AgentConfigured
 from agents.models import AgentConfig
-from agents.projections import AgentConfigProjection
 from agents.spec import AgentSpec, agent_spec_validate
-from callseal.ledger import store
-from callseal.ledger.projections import projection_run
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.models import Membership
 from callseal.tenancy.permissions import Perm, require
@@ -31,9 +26,9 @@ def agent_stream(agent_id: uuid.UUID) -> str:
 def _record(
     *, actor: Membership, agent_id: uuid.UUID, spec: AgentSpec, expected_version: int
 ) -> AgentConfig:
-    alias = store.alias_for(current_tenant())
-    with transaction.atomic(using=alias):
-        ledger_append(
+    # The envelope applies the agents.config projection (inline) in this transaction.
+    with regional_write():
+        record(
             stream_id=agent_stream(agent_id),
             events=[
                 AgentConfigured(
@@ -43,7 +38,6 @@ def _record(
             expected_version=expected_version,
             actor=actor_of(actor),
         )
-        projection_run(AgentConfigProjection())
         return AgentConfig.objects.get(id=agent_id, tenant_id=current_tenant().id)
 
 

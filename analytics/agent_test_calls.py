@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from agents.selectors import agent_get
 from analytics.events import AgentTestCallFinished, AgentTestCallRequested, agent_test_call_stream
@@ -32,10 +31,9 @@ from analytics.models import AgentTestCall, AgentTestCallStatus, CallSummary
 from analytics.selectors import CallVoiceToVoice, call_voice_to_voice
 from calls.models import TERMINAL_STATUSES, Call, CallStatus, PhoneNumber
 from calls.selectors import call_get_by_sid
-from callseal.ledger import store
+from callseal.ledger.envelope import on_commit, record, regional_write
 from callseal.ledger.events import RecordedEvent
 from callseal.ledger.projections import Projection, register_projection
-from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import TenantRef, current_tenant, tenant_context
 from callseal.tenancy.models import Membership, Tenant
 from callseal.tenancy.permissions import Perm, require
@@ -51,6 +49,7 @@ _executor: ThreadPoolExecutor | None = None
 
 class AgentTestCallProjection(Projection):
     name = "analytics.test_calls"
+    inline = True
     types = ("test_call.requested", "test_call.finished")
 
     def apply(self, event: RecordedEvent) -> None:
@@ -86,12 +85,8 @@ register_projection(AgentTestCallProjection)
 
 
 def _append(test_call_id: uuid.UUID, event: object, actor: str) -> None:
-    recorded = ledger_append(
-        stream_id=agent_test_call_stream(test_call_id), events=[event], actor=actor
-    )
-    projection = AgentTestCallProjection()
-    for item in recorded:
-        projection.apply(item)
+    """Record in the enclosing regional_write; the envelope applies AgentTestCallProjection."""
+    record(stream_id=agent_test_call_stream(test_call_id), events=[event], actor=actor)
 
 
 def agent_test_call_start(
@@ -113,8 +108,7 @@ def agent_test_call_start(
             "Attach this agent to a phone number first (Settings → Phone numbers)."
         )
     test_call_id = uuid.uuid4()
-    alias = store.alias_for(tenant)
-    with store.writing(alias), transaction.atomic(using=alias):
+    with regional_write(tenant):
         _append(
             test_call_id,
             AgentTestCallRequested(
@@ -128,7 +122,7 @@ def agent_test_call_start(
             actor=f"user:{actor.user_id}",
         )
         url = (settings.CALLSEAL_SELF_URL or base_url).rstrip("/")
-        transaction.on_commit(lambda: _dispatch(tenant, test_call_id, url), using=alias)
+        on_commit(lambda: _dispatch(tenant, test_call_id, url))
     return AgentTestCall.objects.get(tenant_id=tenant.id, id=test_call_id)
 
 
@@ -237,8 +231,7 @@ def agent_test_call_run(*, tenant: TenantRef, test_call_id: uuid.UUID, base_url:
             }
         except Exception as exc:  # recorded as the run's failure
             report = {"error": f"{type(exc).__name__}: {exc}"[:MAX_REPORT_ERROR]}
-        alias = store.alias_for(tenant)
-        with store.writing(alias), transaction.atomic(using=alias):
+        with regional_write(tenant):
             _append(
                 test_call_id,
                 AgentTestCallFinished(

@@ -1,9 +1,9 @@
 """Dashboard read models (analytics/models.py) as a projection of each call's stream.
 
-Applied inline by the services that append call events (``analytics_project``, in their
-transaction: calls.services and the AI pipeline's recorder, agents.voice.records) and caught
-up per region by the ``analytics.catch_up_region`` beat task, which covers events appended
-by code that does not call it. ``CallSummary.ledger_version`` is the last stream version
+Registered inline: the write envelope (callseal.ledger.envelope) applies it in the
+transaction of every service that records call events (no app imports it), and the
+``analytics.catch_up_region`` beat task catches up per region, which covers events appended
+outside the envelope. ``CallSummary.ledger_version`` is the last stream version
 applied: an event seen again changes nothing, and an event that arrives after a gap (its
 predecessors were appended by code that did not project them) first reads and applies the
 missing ones, so counters move exactly once. An outcome is decided at the call's end and
@@ -18,7 +18,6 @@ so this module imports none of their classes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +110,7 @@ def transcript_line(event: RecordedEvent) -> dict[str, Any]:
 class CallAnalyticsProjection(Projection):
     name = "analytics.calls"
     types = CALL_STREAM_TYPES
+    inline = True
 
     def apply(self, event: RecordedEvent) -> None:
         call_id = call_id_of(event)
@@ -323,11 +323,3 @@ def _publish_call(summary: CallSummary, event: RecordedEvent, *, status: str) ->
 
 
 register_projection(CallAnalyticsProjection)
-
-
-def analytics_project(events: Iterable[RecordedEvent]) -> None:
-    """Apply freshly appended call events (inside the appending transaction)."""
-    projection = CallAnalyticsProjection()
-    for event in events:
-        if event.type in projection.types:
-            projection.apply(event)

@@ -1,7 +1,8 @@
 """The Call read model as a projection of each call's events.
 
-Services apply it inline, in the transaction that appends the events (so the console sees a
-call the moment its events exist); ``ledger_replay`` rebuilds it from the ledger alone.
+Registered inline: the write envelope applies it in the transaction that appends the
+events (so the console sees a call the moment its events exist); ``ledger_replay``
+rebuilds it from the ledger alone.
 ``Call.ledger_version`` is the last stream version applied, so an event applied inline and
 seen again by ``projection_run`` changes nothing.
 """
@@ -9,7 +10,6 @@ seen again by ``projection_run`` changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
@@ -20,6 +20,7 @@ from callseal.tenancy.context import current_tenant
 
 class CallProjection(Projection):
     name = "calls.call"
+    inline = True
     types = ("call.started", "stream.connected", "call.status_changed", "call.ended")
 
     def apply(self, event: RecordedEvent) -> None:
@@ -64,11 +65,3 @@ class CallProjection(Projection):
 
 
 register_projection(CallProjection)
-
-
-def project(events: Iterable[RecordedEvent]) -> None:
-    """Apply freshly appended events to the read model (inside the appending transaction)."""
-    projection = CallProjection()
-    for event in events:
-        if event.type in projection.types:
-            projection.apply(event)

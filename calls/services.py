@@ -1,6 +1,7 @@
-"""Call lifecycle writes. One function per lifecycle step; each appends its ledger events
-(calls/events.py) and applies them to the Call read model (calls/projections.py) in one
-transaction, so the read model never shows what the ledger does not hold.
+"""Call lifecycle writes. One function per lifecycle step; each records its ledger events
+(calls/events.py) through the ledger's write envelope, which applies the inline projections
+(the Call read model, calls/projections.py; the dashboards, analytics) in the same
+transaction, so a read model never shows what the ledger does not hold.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
-from analytics.projections import analytics_project
 from calls import credentials, selectors
 from calls import events as ev
 from calls.accounts import twilio_account_bind
@@ -33,15 +31,12 @@ from calls.models import (
     StreamToken,
 )
 from calls.player import CutOff, HeardChunk
-from calls.projections import project
 from calls.signatures import signature_valid
 from callseal.crypto.services import subject_ref_for
-from callseal.ledger import store
+from callseal.ledger.envelope import record, regional_write
 from callseal.ledger.events import RecordedEvent
 from callseal.ledger.selectors import ledger_read_stream
-from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import TenantRef, as_ref, tenant_context
-from callseal.tenancy.router import region_alias
 from callseal.tenancy.services import tenant_policies_validate
 from compliance.consent import consent_requirement
 from compliance.events import ConsentRequired
@@ -141,37 +136,6 @@ def mask_number(number: str) -> str:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@contextmanager
-def _atomic(tenant: TenantRef) -> Iterator[None]:
-    """One write transaction on the tenant's region database. These transactions append
-    events, so on SQLite they first queue on the ledger's per-process writer lock."""
-    alias = region_alias(tenant.region)
-    with store.writing(alias), transaction.atomic(using=alias):
-        yield
-
-
-def _record(
-    *,
-    call_id: uuid.UUID | str,
-    events: list[object],
-    actor: str,
-    subject: str | None = None,
-    event_ids: list[uuid.UUID] | None = None,
-) -> list[RecordedEvent]:
-    """Append to the call's stream and project onto the read models (caller's transaction);
-    the console's live views hear of it once the transaction commits (analytics.live)."""
-    recorded = ledger_append(
-        stream_id=ev.call_stream(call_id),
-        events=events,
-        actor=actor,
-        subject=subject or None,
-        event_ids=event_ids,
-    )
-    project(recorded)
-    analytics_project(recorded)
-    return recorded
 
 
 def _iso(moment: datetime) -> str:
@@ -282,10 +246,10 @@ def call_start(
     """Create the call (``call.started``, the caller's number sealed as their personal data)
     and its first stream token."""
     call_id = uuid.uuid4()
-    with tenant_context(tenant), _atomic(tenant):
+    with regional_write(tenant):
         subject = subject_ref_for(from_number) if from_number else ""
-        _record(
-            call_id=call_id,
+        record(
+            stream_id=ev.call_stream(call_id),
             events=[
                 ev.CallStarted(
                     call_id=str(call_id),
@@ -302,8 +266,8 @@ def call_start(
             actor=ACTOR_TWILIO,
             subject=subject,
         )
-        _record(
-            call_id=call_id,
+        record(
+            stream_id=ev.call_stream(call_id),
             events=[consent_required(phone_number=phone_number, from_number=from_number)],
             actor=ACTOR_TWILIO,
         )
@@ -347,7 +311,7 @@ def call_resume(
     """
     if not redirect_secret:
         raise CallNotResumable("already_answered")
-    with tenant_context(tenant), _atomic(tenant):
+    with regional_write(tenant):
         call = (
             Call.objects.select_for_update()
             .filter(tenant_id=tenant.id, twilio_call_sid=call_sid)
@@ -430,7 +394,7 @@ def stream_authorise(
         raise StreamRefused("bad_signature", tenant=tenant)
     now = timezone.now()
     refusal = None
-    with tenant_context(tenant), _atomic(tenant):
+    with regional_write(tenant):
         row = (
             StreamToken.objects.select_for_update()
             .filter(tenant_id=tenant.id, token_hash=_hash(secret))
@@ -476,7 +440,7 @@ def stream_authorise(
                         previous_stream_ended=(index - 1) in ended,
                     )
                     events = [resumed, connected]
-                _record(call_id=call.id, events=events, actor=ACTOR_MEDIA)
+                record(stream_id=ev.call_stream(call.id), events=events, actor=ACTOR_MEDIA)
                 call.refresh_from_db()
     if refusal is not None:
         raise StreamRefused(refusal, tenant=tenant)
@@ -537,8 +501,8 @@ def stream_refused(*, reason: str, tenant: TenantRef | None, call_sid: str) -> N
     caller's one warning line is the operator's record of it."""
     if tenant is None:
         return
-    with tenant_context(tenant), _atomic(tenant):
-        ledger_append(
+    with regional_write(tenant):
+        record(
             stream_id=ev.SECURITY_STREAM,
             events=[ev.StreamRefusedEvent(reason=reason, twilio_call_sid=call_sid[:34])],
             actor=ACTOR_MEDIA,
@@ -549,9 +513,9 @@ def playback_interrupted(*, grant: StreamGrant, cutoff: CutOff) -> None:
     """The caller barged in: ``turn.interrupted`` records what they heard, by echoed marks
     (the agent's words are sealed under the caller's key: they may repeat the caller)."""
     heard = cutoff.heard
-    with tenant_context(grant.tenant), _atomic(grant.tenant):
-        _record(
-            call_id=grant.call_id,
+    with regional_write(grant.tenant):
+        record(
+            stream_id=ev.call_stream(grant.call_id),
             events=[
                 ev.TurnInterrupted(
                     call_id=str(grant.call_id),
@@ -575,9 +539,9 @@ def stream_finalise(
     the chunk ids heard by marks and the pipeline's snapshot. The event id derives from the
     stream, so however the end is reached twice, one event is recorded. A disconnect
     without ``stop`` leaves the call open for resumption."""
-    with tenant_context(grant.tenant), _atomic(grant.tenant):
-        _record(
-            call_id=grant.call_id,
+    with regional_write(grant.tenant):
+        record(
+            stream_id=ev.call_stream(grant.call_id),
             events=[
                 ev.StreamEnded(
                     call_id=str(grant.call_id),
@@ -608,7 +572,7 @@ def call_finalise(
     already ended. The row lock orders concurrent finalisers (stop, status callback)."""
     if status not in TERMINAL_STATUSES:
         raise ValueError(f"{status!r} is not a terminal call status")
-    with tenant_context(tenant), _atomic(tenant):
+    with regional_write(tenant):
         call = (
             Call.objects.select_for_update()
             .filter(tenant_id=tenant.id, twilio_call_sid=call_sid)
@@ -616,8 +580,8 @@ def call_finalise(
         )
         if call is None or call.status in TERMINAL_STATUSES:
             return False
-        _record(
-            call_id=call.id,
+        record(
+            stream_id=ev.call_stream(call.id),
             events=[
                 ev.CallEnded(
                     call_id=str(call.id),
@@ -642,7 +606,7 @@ def call_status_record(
     """
     status = TWILIO_STATUS[twilio_status]
     tenant = as_ref(phone_number.tenant)
-    with tenant_context(tenant), _atomic(tenant):
+    with regional_write(tenant):
         call = (
             Call.objects.select_for_update()
             .filter(tenant_id=tenant.id, twilio_call_sid=call_sid)
@@ -652,8 +616,8 @@ def call_status_record(
             return "unknown_call"
         if sequence <= call.status_sequence:
             return "duplicate"
-        _record(
-            call_id=call.id,
+        record(
+            stream_id=ev.call_stream(call.id),
             events=[
                 ev.CallStatusChanged(
                     call_id=str(call.id),

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from calls import selectors, services, twilio_rest
+from calls.events import call_stream
 from calls.models import TERMINAL_STATUSES, Call
+from callseal.ledger.envelope import record, regional_write
 from callseal.ledger.registry import register_event
-from callseal.tenancy.context import TenantRef, current_tenant, tenant_context
+from callseal.tenancy.context import TenantRef, tenant_context
 from callseal.tenancy.models import Membership
 from callseal.tenancy.permissions import Perm, require
 
@@ -95,9 +97,9 @@ def call_supervisor_end(*, actor: Membership, call_id: uuid.UUID, reason: str) -
         )
     except twilio_rest.TwilioRefused as exc:
         raise ValidationError(str(exc)) from exc
-    with services._atomic(current_tenant()):
-        services._record(
-            call_id=call.id,
+    with regional_write():
+        record(
+            stream_id=call_stream(call.id),
             events=[
                 CallEndRequested(
                     call_id=str(call.id), requested_by=f"user:{actor.user_id}", reason=reason
@@ -123,9 +125,9 @@ def call_supervisor_escalate(
         )
     except twilio_rest.TwilioRefused as exc:
         raise ValidationError(str(exc)) from exc
-    with services._atomic(current_tenant()):
-        services._record(
-            call_id=call.id,
+    with regional_write():
+        record(
+            stream_id=call_stream(call.id),
             events=[
                 CallEscalationRequested(
                     call_id=str(call.id),
@@ -167,6 +169,6 @@ def call_agent_end(
             )
         else:
             event = CallEndRequested(call_id=str(call.id), requested_by=requested_by, reason=reason)
-        with services._atomic(tenant):
-            services._record(call_id=call.id, events=[event], actor=requested_by)
+        with regional_write(tenant):
+            record(stream_id=call_stream(call.id), events=[event], actor=requested_by)
     return isinstance(event, CallEndRequested)

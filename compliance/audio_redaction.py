@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.selectors import tenant_object_get
 from compliance.events import RecordingRedacted
 from compliance.models import Recording, RecordingKind
@@ -31,7 +31,6 @@ from compliance.recording.services import (
     recording_reader,
     recording_start,
 )
-from compliance.tx import regional_write
 
 TONE_HZ = 1000.0
 # -12 dBFS: clearly audible as a bleep, well short of clipping.
@@ -149,7 +148,7 @@ def recording_redact(
                 recording_append(session=session, track=name, pcm=pcm[offset : offset + (1 << 19)])
     copy = recording_finish(session=session, actor=actor)
     with regional_write():
-        ledger_append(
+        record(
             stream_id=f"recording-{source.id}",
             events=[
                 RecordingRedacted(

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from callseal.ledger.services import erase_subject, ledger_append
+from callseal.ledger.envelope import record, regional_write
+from callseal.ledger.services import erase_subject
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require
 from compliance.events import ErasureCompleted, ErasureRefused
@@ -22,7 +23,7 @@ from compliance.models import (
 )
 from compliance.recording.services import recording_shred
 from compliance.subjects import mask_e164, normalize_e164, phone_subject_ref
-from compliance.tx import actor_name, regional_write
+from compliance.tx import actor_name
 
 
 def _username(actor: object) -> str:
@@ -128,7 +129,7 @@ def erasure_request_create(*, actor: object, phone_number: str) -> ErasureReques
                 "Nothing was erased; release the hold(s) first."
             )[:300]
             request.save()
-            ledger_append(
+            record(
                 stream_id=stream,
                 events=[
                     ErasureRefused(
@@ -153,7 +154,7 @@ def erasure_request_create(*, actor: object, phone_number: str) -> ErasureReques
         DataKey.objects.filter(pk__in=[k.pk for k in keys]).update(
             destroyed_at=now, destroyed_reason="erasure"
         )
-        (proof,) = ledger_append(
+        (proof,) = record(
             stream_id=stream,
             events=[
                 ErasureCompleted(

@@ -13,14 +13,14 @@ from django.utils import timezone
 
 from calls.models import Call
 from calls.selectors import call_get_by_reference
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require
 from callseal.tenancy.selectors import tenant_object_get
 from compliance.events import LegalHoldPlaced, LegalHoldReleased
 from compliance.models import HoldScope, LegalHold
 from compliance.subjects import mask_e164, normalize_e164, phone_subject_ref
-from compliance.tx import actor_name, regional_write
+from compliance.tx import actor_name
 
 MAX_REASON = 200
 
@@ -75,7 +75,7 @@ def legal_hold_place(
         raise ValidationError(f"scope must be one of {', '.join(HoldScope.values)}")
     with regional_write():
         hold.save()
-        ledger_append(
+        record(
             stream_id=f"legal-hold-{hold.id}",
             events=[
                 LegalHoldPlaced(
@@ -106,7 +106,7 @@ def legal_hold_release(*, actor: object, hold_id: uuid.UUID, reason: str) -> Leg
         hold.released_by = getattr(getattr(actor, "user", None), "username", actor_name(actor))
         hold.release_reason = reason
         hold.save(update_fields=["released_at", "released_by", "release_reason"])
-        ledger_append(
+        record(
             stream_id=f"legal-hold-{hold.id}",
             events=[
                 LegalHoldReleased(hold_id=str(hold.id), reason=reason, released_by=hold.released_by)

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.models import Tenant
 from callseal.tenancy.permissions import Perm, require
@@ -15,7 +15,7 @@ from callseal.tenancy.router import DIRECTORY
 from callseal.tenancy.services import tenant_policies_validate
 from compliance.consent import Requirement, announcement_text, announcement_version
 from compliance.events import PolicyChanged
-from compliance.tx import actor_name, regional_write
+from compliance.tx import actor_name
 
 
 def tenant_policies_get(*, actor: object) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def _update(*, actor: object, changes: dict[str, Any]) -> dict[str, Any]:
             return current
         tenant.policies = updated
         tenant.save(update_fields=["policies"])
-        ledger_append(
+        record(
             stream_id="compliance-policies",
             events=[
                 PolicyChanged(

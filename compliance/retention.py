@@ -23,14 +23,13 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from callseal.crypto.services import subject_key_destroy
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.models import Tenant
 from compliance.events import RetentionShredded
 from compliance.holds import ActiveHolds, active_holds
 from compliance.models import DataClass, DataKey, Recording, RecordingStatus
 from compliance.recording.services import recording_shred
-from compliance.tx import regional_write
 
 # Bounds one transaction; the next scheduled run continues where this one stopped.
 BATCH = 500
@@ -82,7 +81,7 @@ def _record(
     # Skipping is not an action: a held item would otherwise add an event every run.
     if not (recordings or keys):
         return
-    ledger_append(
+    record(
         stream_id="compliance-retention",
         events=[
             RetentionShredded(

@@ -9,21 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-
 from agents import events as ev
 from agents.models import AgentConfig, AgentConfigVersion
-from agents.projections import EscalationQueueProjection
 from agents.spec import AgentSpec
-from analytics.projections import analytics_project
 from calls.events import call_stream
 from calls.services import call_events
 from callseal.crypto.services import subject_ref_for
-from callseal.ledger import store
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.context import TenantRef, as_ref, tenant_context
 from callseal.tenancy.models import Tenant
-from callseal.tenancy.router import region_alias
 from compliance.callgate import CallConsentRecord, consent_from_events
 from compliance.datakeys import data_key_ref
 from compliance.models import DataClass
@@ -79,15 +73,12 @@ def agent_call_setup(
                 raise AgentNotFound(str(agent_id))
             spec_data, version, name = agent.spec, agent.version, agent.name
         subject = subject_ref or subject_ref_for(f"call:{call_sid}")
-        with (
-            store.writing(region_alias(tenant.region)),
-            transaction.atomic(using=region_alias(tenant.region)),
-        ):
+        with regional_write(tenant):
             key = data_key_ref(
                 subject_ref=subject, data_class=DataClass.RAW_TRANSCRIPTS, call_id=call_id
             )
             if resumed_version is None:
-                recorded = ledger_append(
+                record(
                     stream_id=call_stream(call_id),
                     events=[
                         ev.CallAgentAssigned(
@@ -96,7 +87,6 @@ def agent_call_setup(
                     ],
                     actor=ACTOR,
                 )
-                analytics_project(recorded)
         consent = consent_from_events(call_events(call_id=call_id))
     return CallSetup(
         tenant=tenant,
@@ -112,19 +102,10 @@ def agent_call_setup(
 def agent_events_append(
     *, tenant: TenantRef, call_id: uuid.UUID, events: Sequence[object], subject: str | None
 ) -> None:
-    """Append the agent's events to the call's stream and project them in the same
-    transaction: the escalation queue (``call.escalated``) and the console's call summary,
-    latency samples and live pushes (analytics), so the dashboard, the call page and the
-    test-call page show a turn as soon as it is recorded, not at the next catch-up."""
-    alias = region_alias(tenant.region)
-    with tenant_context(tenant), store.writing(alias), transaction.atomic(using=alias):
-        recorded = ledger_append(
-            stream_id=call_stream(call_id), events=list(events), actor=ACTOR, subject=subject
-        )
-        # Applied inline (idempotent by call): a later projection_run skips nothing and
-        # finds the row already there.
-        projection = EscalationQueueProjection()
-        for record in recorded:
-            if record.type in projection.types:
-                projection.apply(record)
-        analytics_project(recorded)
+    """Append the agent's events to the call's stream through the write envelope, which
+    applies the inline projections in the same transaction: the escalation queue
+    (``call.escalated``) and the console's call summary, latency samples and live pushes
+    (analytics), so the dashboard, the call page and the test-call page show a turn as soon
+    as it is recorded, not at the next catch-up."""
+    with regional_write(tenant):
+        record(stream_id=call_stream(call_id), events=list(events), actor=ACTOR, subject=subject)

@@ -16,7 +16,7 @@ them is impossible and redelivered work is skipped.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from django.db import IntegrityError, transaction
@@ -35,6 +35,10 @@ class PositionConflict(IntegrityError):
 class Projection(ABC):
     name: ClassVar[str]
     types: ClassVar[tuple[str, ...]] = ()  # empty: every type
+    # Inline: the write envelope (callseal.ledger.envelope) also applies it in the appending
+    # transaction, so its read models never lag the ledger; ``apply`` must then be
+    # idempotent (the catch-up and replays see the same event again).
+    inline: ClassVar[bool] = False
 
     @abstractmethod
     def apply(self, event: RecordedEvent) -> None: ...
@@ -44,16 +48,38 @@ class Projection(ABC):
 
 
 _registry: dict[str, Callable[[], Projection]] = {}
+_inline: dict[str, Callable[[], Projection]] = {}
 
 
 def register_projection(factory: Callable[[], Projection]) -> Callable[[], Projection]:
+    """Register a projection for ``ledger_replay`` (and, when ``inline``, for the write
+    envelope). Inline projections run in registration order: INSTALLED_APPS order, since
+    each app registers its projections in ``AppConfig.ready``."""
     projection = factory()
     _registry[projection.name] = factory
+    if projection.inline:
+        _inline[projection.name] = factory
+    else:
+        _inline.pop(projection.name, None)
     return factory
 
 
 def registered_projections() -> dict[str, Callable[[], Projection]]:
     return dict(_registry)
+
+
+def inline_projections() -> list[str]:
+    return list(_inline)
+
+
+def projections_apply_inline(events: Sequence[RecordedEvent]) -> None:
+    """Apply freshly appended events to every inline projection that takes their types,
+    in the caller's transaction (positions are left to the catch-up: see Projection)."""
+    for factory in _inline.values():
+        projection = factory()
+        for event in events:
+            if not projection.types or event.type in projection.types:
+                projection.apply(event)
 
 
 def position_get(name: str) -> int | None:

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from callseal.ledger import store
+from callseal.ledger.envelope import on_commit, regional_write, write
 from callseal.ledger.integrity import ledger_integrity_check
-from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import current_tenant, tenant_context
 from callseal.tenancy.permissions import Perm, require
 from compliance.audit import selectors
@@ -43,7 +41,7 @@ def _actor(membership: Any) -> str:
 
 
 def _record(actor: str, event: object) -> None:
-    ledger_append(stream_id=AUDIT_STREAM, events=[event], actor=actor)
+    write(stream_id=AUDIT_STREAM, events=[event], actor=actor)
 
 
 def audit_search(
@@ -91,8 +89,7 @@ def audit_export_request(
 
     require(membership, Perm.EXPORT_AUDIT)
     tenant = current_tenant()
-    alias = store.alias_for(tenant)
-    with transaction.atomic(using=alias):
+    with regional_write(tenant):
         export = AuditExport.objects.create(
             tenant_id=tenant.id,
             requested_by=_actor(membership),
@@ -116,7 +113,7 @@ def audit_export_request(
             with tenant_context(tenant):
                 audit_export_task.delay(export_id)
 
-        transaction.on_commit(enqueue, using=alias)
+        on_commit(enqueue)
     return export
 
 
@@ -172,7 +169,7 @@ def audit_export_run(*, export_id: str) -> AuditExport:
         log.exception("audit export %s failed", export.id)
         return _failed(export, f"the export stopped: {type(exc).__name__}: {exc}")
     view = "redacted-plaintext" if export.readable else "ciphertext"
-    with transaction.atomic(using=store.alias_for(current_tenant())):
+    with regional_write():
         AuditExport.objects.filter(id=export.id).update(
             status=ExportStatus.DONE,
             events=result.events,

@@ -22,12 +22,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from callseal.crypto.aead import DecryptionFailed
 from callseal.crypto.wrapping import SubjectKeyDestroyed, SubjectKeyWrapper
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import on_commit, record, regional_write
 from callseal.tenancy.context import TenantRef, current_tenant, tenant_context
 from callseal.tenancy.permissions import Perm, require
 from callseal.tenancy.selectors import tenant_object_get
@@ -47,7 +46,7 @@ from compliance.recording.container import (
 )
 from compliance.recording.format import RecordingCorrupt, TrackSpec
 from compliance.recording.keys import AesGcmKeyWrapper
-from compliance.tx import actor_name, regional_write
+from compliance.tx import actor_name
 
 DEFAULT_TRACKS = (TrackSpec("caller", 16000), TrackSpec("agent", 16000))
 MAX_REASON = 200
@@ -130,7 +129,7 @@ def recording_start(
                 subject_ref=subject_ref,
                 wrapped=wrapped_kek,
             )
-            ledger_append(
+            record(
                 stream_id=f"recording-{recording_id}",
                 events=[
                     RecordingStarted(
@@ -180,7 +179,7 @@ def recording_finish(*, session: RecordingSession, actor: str) -> Recording:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         total = max(session.samples.values(), default=0)
-        with regional_write() as alias:
+        with regional_write():
             recording = Recording.objects.select_for_update().get(
                 tenant_id=session.tenant.id, id=session.recording_id
             )
@@ -193,7 +192,7 @@ def recording_finish(*, session: RecordingSession, actor: str) -> Recording:
                 {**t, "samples": session.samples[t["name"]]} for t in recording.tracks
             ]
             recording.save()
-            ledger_append(
+            record(
                 stream_id=f"recording-{recording.id}",
                 events=[
                     RecordingFinished(
@@ -208,17 +207,15 @@ def recording_finish(*, session: RecordingSession, actor: str) -> Recording:
                 correlation_id=str(recording.call_id),
             )
             if recording.kind == RecordingKind.ORIGINAL and settings.CALLSEAL_WORD_TRANSCRIBER:
-                _schedule_redaction(recording.id, alias)
+                _schedule_redaction(recording.id)
     return recording
 
 
-def _schedule_redaction(recording_id: uuid.UUID, alias: str) -> None:
+def _schedule_redaction(recording_id: uuid.UUID) -> None:
     from compliance.tasks import redact_recording
 
     # After commit: the worker must find the finished row (STYLE: never .delay() inside).
-    transaction.on_commit(
-        lambda: redact_recording.apply_async(args=[str(recording_id)]), using=alias
-    )
+    on_commit(lambda: redact_recording.apply_async(args=[str(recording_id)]))
 
 
 def recording_abort(*, session: RecordingSession, actor: str, reason: str) -> None:
@@ -232,7 +229,7 @@ def recording_abort(*, session: RecordingSession, actor: str, reason: str) -> No
             RecordingKey.objects.filter(
                 tenant_id=session.tenant.id, recording_id=session.recording_id
             ).delete()
-            ledger_append(
+            record(
                 stream_id=f"recording-{session.recording_id}",
                 events=[
                     RecordingAborted(
@@ -326,7 +323,7 @@ def recording_open_for_playback(
             pass
     user = getattr(actor_membership, "user", None)
     with regional_write():
-        ledger_append(
+        record(
             stream_id=f"recording-{recording.id}",
             events=[
                 RecordingAccessed(

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from calls import services
+from calls.events import call_stream
 from calls.models import PhoneNumber
 from callseal.crypto.services import subject_ref_for
+from callseal.ledger.envelope import record, regional_write
 from callseal.ledger.services import ledger_append
 from callseal.tenancy.context import as_ref, tenant_context
 from tests.analytics import ai_events
@@ -30,16 +33,24 @@ class CallDriver:
             self.subject = subject_ref_for(CALLER)
 
     def record(self, *events: object, inline: bool = True) -> None:
-        """Append to the call's stream; inline=False appends without projecting (as code
-        that does not call the projection would)."""
-        with tenant_context(self.tenant), services._atomic(self.tenant):
+        """Record on the call's stream through the write envelope; inline=False appends
+        without projecting (as code outside the envelope would). Events whose ``call_id``
+        ``event`` left empty get this call's (every inline projection may read it)."""
+        events = tuple(
+            dataclasses.replace(e, call_id=str(self.call_id))  # type: ignore[type-var]
+            if getattr(e, "call_id", None) == ""
+            else e
+            for e in events
+        )
+        with regional_write(self.tenant):
             if inline:
-                services._record(
-                    call_id=self.call_id, events=list(events), actor="test", subject=self.subject
+                record(
+                    stream_id=call_stream(self.call_id),
+                    events=list(events),
+                    actor="test",
+                    subject=self.subject,
                 )
             else:
-                from calls.events import call_stream
-
                 ledger_append(
                     stream_id=call_stream(self.call_id),
                     events=list(events),
