@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
@@ -35,6 +36,11 @@ class OutsideRegionalWrite(RuntimeError):
     """``record``/``on_commit`` called outside ``regional_write`` (a programming error)."""
 
 
+# The region aliases whose regional_write is open in this context (a bare
+# ``transaction.atomic`` is not an envelope: it takes neither the writer lock nor the tenant).
+_open: ContextVar[tuple[str, ...]] = ContextVar("callseal_regional_writes", default=())
+
+
 @contextmanager
 def regional_write(tenant: object | None = None) -> Iterator[str]:
     """One write transaction on the region database of ``tenant`` (a Tenant or TenantRef;
@@ -43,7 +49,11 @@ def regional_write(tenant: object | None = None) -> Iterator[str]:
     with tenant_context(ref) as current:
         alias = store.alias_for(current)
         with store.writing(alias), transaction.atomic(using=alias):
-            yield alias
+            token = _open.set((*_open.get(), alias))
+            try:
+                yield alias
+            finally:
+                _open.reset(token)
 
 
 def _open_alias() -> str:
@@ -51,8 +61,8 @@ def _open_alias() -> str:
     if tenant is None:
         raise OutsideRegionalWrite("no tenant: open regional_write(tenant) first")
     alias = store.alias_for(tenant)
-    if not transaction.get_connection(alias).in_atomic_block:
-        raise OutsideRegionalWrite(f"no transaction on {alias!r}: open regional_write() first")
+    if alias not in _open.get():
+        raise OutsideRegionalWrite(f"no regional_write open on {alias!r}")
     return alias
 
 
