@@ -141,23 +141,25 @@ def _recording_audio(tenant, viewer=None) -> str:  # type: ignore[no-untyped-def
 
 
 def _test_call(tenant) -> str:
-    from analytics.agent_test_calls import _append
-    from analytics.events import AgentTestCallRequested
+    from analytics.events import AgentTestCallRequested, agent_test_call_stream
+    from callseal.ledger.envelope import write
 
     agent_url = _agent(tenant)
     agent_id = agent_url.split("/")[2]
     test_call_id = uuid.uuid4()
-    with tenant_context(tenant):
-        _append(
-            test_call_id,
-            AgentTestCallRequested(
-                test_call_id=str(test_call_id),
-                agent_id=agent_id,
-                agent_version=1,
-                phone_number="+14155550100",
-                twilio_call_sid="CA" + uuid.uuid4().hex,
-                caller_text="Hello",
-            ),
+    with tenant_context(tenant):  # the envelope's inline projection adds the test call's row
+        write(
+            stream_id=agent_test_call_stream(test_call_id),
+            events=[
+                AgentTestCallRequested(
+                    test_call_id=str(test_call_id),
+                    agent_id=agent_id,
+                    agent_version=1,
+                    phone_number="+14155550100",
+                    twilio_call_sid="CA" + uuid.uuid4().hex,
+                    caller_text="Hello",
+                )
+            ],
             actor="test",
         )
     return f"{agent_url}test-calls/{test_call_id}/"
