@@ -9,12 +9,12 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from callseal.ledger.envelope import regional_write
 from callseal.tenancy.context import current_tenant
 from callseal.tenancy.permissions import Perm, require
 from callseal.tenancy.selectors import tenant_object_get
 from compliance.models import PlaybackGrant, Recording, RecordingKind
 from compliance.recording.services import MAX_REASON
-from compliance.tx import regional_write
 
 GRANT_TTL = timedelta(minutes=10)
 
