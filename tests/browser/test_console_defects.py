@@ -15,13 +15,16 @@ from django.core.management import call_command
 from agents.services import agent_create
 from agents.spec import AgentSpec
 from agents.voice.records import agent_events_append
-from analytics.agent_test_calls import _append
-from analytics.events import AgentTestCallFinished, AgentTestCallRequested
+from analytics.events import (
+    AgentTestCallFinished,
+    AgentTestCallRequested,
+    agent_test_call_stream,
+)
 from calls import services as call_services
 from calls.models import PhoneNumber
 from calls.simulator import _post_signed
 from callseal.crypto.services import subject_ref_for
-from callseal.ledger import store
+from callseal.ledger.envelope import write
 from callseal.ledger.selectors import ledger_read_stream
 from callseal.tenancy.context import as_ref, tenant_context
 from callseal.tenancy.models import Membership, Tenant
@@ -121,12 +124,10 @@ def _request_test_call(tenant: Tenant, agent_id: uuid.UUID, number: PhoneNumber)
     """What the Start test call button records, without placing the call: this test plays
     the call's part itself, step by step."""
     run_id, sid = uuid.uuid4(), "CA" + uuid.uuid4().hex
-    alias = store.alias_for(as_ref(tenant))
-    from django.db import transaction
-
-    with tenant_context(tenant), store.writing(alias), transaction.atomic(using=alias):
-        _append(
-            run_id,
+    write(
+        tenant=tenant,
+        stream_id=agent_test_call_stream(run_id),
+        events=[
             AgentTestCallRequested(
                 test_call_id=str(run_id),
                 agent_id=str(agent_id),
@@ -134,24 +135,24 @@ def _request_test_call(tenant: Tenant, agent_id: uuid.UUID, number: PhoneNumber)
                 phone_number=number.e164,
                 twilio_call_sid=sid,
                 caller_text="Hi, can you tell me your opening hours on Saturday?",
-            ),
-            actor="test",
-        )
+            )
+        ],
+        actor="test",
+    )
     return run_id, sid
 
 
 def _finish_test_call(tenant: Tenant, run_id: uuid.UUID, report: dict) -> None:  # type: ignore[type-arg]
-    alias = store.alias_for(as_ref(tenant))
-    from django.db import transaction
-
-    with tenant_context(tenant), store.writing(alias), transaction.atomic(using=alias):
-        _append(
-            run_id,
+    write(
+        tenant=tenant,
+        stream_id=agent_test_call_stream(run_id),
+        events=[
             AgentTestCallFinished(
                 test_call_id=str(run_id), ok=not report.get("error"), report=report
-            ),
-            actor="console.test_call",
-        )
+            )
+        ],
+        actor="console.test_call",
+    )
 
 
 def _start_call(tenant: Tenant, number: PhoneNumber, sid: str) -> uuid.UUID:
