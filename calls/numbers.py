@@ -28,12 +28,10 @@ from calls.accounts import (
 )
 from calls.credentials import seal_auth_token
 from calls.models import ACCOUNT_SID, E164, TERMINAL_STATUSES, Call, PhoneNumber
-from callseal.ledger import store
-from callseal.ledger.services import ledger_append
+from callseal.ledger.envelope import record, regional_write
 from callseal.tenancy.context import TenantRef, current_tenant
 from callseal.tenancy.models import Membership
 from callseal.tenancy.permissions import Perm, require
-from callseal.tenancy.router import region_alias
 
 AUTH_TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -98,17 +96,12 @@ def _check_jurisdiction(*, tenant: TenantRef, e164: str, confirmed: bool) -> Non
 def _recording(tenant: TenantRef) -> Iterator[None]:
     """The directory change and its event: the ledger append runs in the region's
     transaction, inside the directory's, so a failed append leaves the directory as it was."""
-    alias = region_alias(tenant.region)
-    with (
-        transaction.atomic(using="default"),
-        store.writing(alias),
-        transaction.atomic(using=alias),
-    ):
+    with transaction.atomic(using="default"), regional_write(tenant):
         yield
 
 
 def _append(number: PhoneNumber, event: object, actor: Membership) -> None:
-    ledger_append(stream_id=ev.phone_number_stream(number.id), events=[event], actor=_actor(actor))
+    record(stream_id=ev.phone_number_stream(number.id), events=[event], actor=_actor(actor))
 
 
 def number_create(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from callseal.tenancy.context import tenant_context
 from callseal.tenancy.events import MEMBERS_STREAM, SECURITY_STREAM
 
 
@@ -14,13 +13,12 @@ def access_event_record(*, tenant: Any, event: object, actor: str) -> None:
     The directory row and the regional event are two databases: callers run this inside
     their directory transaction, so a failed append rolls the directory change back.
     """
+    from callseal.ledger.envelope import write
     from callseal.ledger.registry import spec_for_instance
-    from callseal.ledger.services import ledger_append
 
     security = spec_for_instance(event).type.startswith("security.")
     stream = SECURITY_STREAM if security else MEMBERS_STREAM
-    with tenant_context(tenant):
-        ledger_append(stream_id=stream, events=[event], actor=actor)
+    write(tenant=tenant, stream_id=stream, events=[event], actor=actor)
 
 
 def staff_actor(user: Any) -> str:
