@@ -7,7 +7,9 @@
    names (for writes: callseal.ledger.envelope). Inside the apps themselves, a private
    name stays in its module: ``calls.supervision`` calling ``calls.services._atomic`` is
    what the shared write envelope replaced.
-2. The foundation (``callseal.ledger``, ``callseal.tenancy``, ``callseal.crypto``,
+2. Apps write only through the ledger's envelope (callseal.ledger.envelope): no app module
+   uses ``ledger_append`` or the store's writer lock itself.
+3. The foundation (``callseal.ledger``, ``callseal.tenancy``, ``callseal.crypto``,
    ``callseal.regions``) imports no app above it, not even inside a function.
    ``FOUNDATION_KNOWN`` lists the modules that still do; it may only shrink (an entry that
    no longer violates must be removed, so a fixed module cannot regress unnoticed).
@@ -155,6 +157,25 @@ def private_uses_in_app_modules() -> list[str]:
     return sorted(set(bad))
 
 
+# What an app must not take from the ledger: the envelope opens the transaction, takes the
+# writer lock and runs the inline projections around these.
+BELOW_THE_ENVELOPE = {
+    ("callseal.ledger.services", "ledger_append"),
+    ("callseal.ledger.store", "writing"),
+    ("callseal.ledger.store", "append"),
+}
+
+
+def apps_writing_beside_the_envelope() -> list[str]:
+    bad = []
+    for module, path in project_modules().items():
+        if package_of(module) in APPS:
+            for use in uses(module, path)[1]:
+                if (use.target, use.name) in BELOW_THE_ENVELOPE:
+                    bad.append(f"{module}:{use.line} uses {use.target}.{use.name}")
+    return sorted(set(bad))
+
+
 def foundation_imports_of_apps() -> dict[str, frozenset[str]]:
     bad: dict[str, frozenset[str]] = {}
     for module, path in project_modules().items():
@@ -198,6 +219,10 @@ def test_no_package_imports_another_packages_private_names() -> None:
 
 def test_app_modules_use_no_other_modules_private_names() -> None:
     assert private_uses_in_app_modules() == []
+
+
+def test_apps_write_only_through_the_envelope() -> None:
+    assert apps_writing_beside_the_envelope() == []
 
 
 def test_the_foundation_imports_no_app_beyond_the_known_list_which_only_shrinks() -> None:
