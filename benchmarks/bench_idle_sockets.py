@@ -61,7 +61,7 @@ async def _flood(url: str, count: int, headers: dict[str, str]) -> tuple[int, di
 _FLOOD: list[tuple[aiohttp.ClientSession, list[aiohttp.ClientWebSocketResponse]]] = []
 
 
-async def main(count: int) -> None:
+async def run(count: int) -> None:
     token = region_config(REGION).inference_token
     port = _free_port()
     env = {**os.environ, "INFERENCE_ASR_MODELS": "tiny.en"}
@@ -107,7 +107,16 @@ async def main(count: int) -> None:
         server.wait(timeout=30)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks idle_sockets` (and `make bench`) runs it with the defaults."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_idle_sockets")
     parser.add_argument("--sockets", type=int, default=10)
-    asyncio.run(main(parser.parse_args().sockets))
+    sockets = parser.parse_args(argv or []).sockets
+    if not 1 <= sockets <= 1000:
+        parser.error("--sockets: between 1 and 1000")
+    asyncio.run(run(sockets))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
