@@ -13,7 +13,7 @@ from django.core.management import call_command
 from calls.models import PhoneNumber
 from callseal.tenancy.models import Tenant
 from tests.analytics.conftest import CALLER, CallDriver
-from tests.browser.two_factor import pass_second_factor
+from tests.browser.two_factor import log_in
 from tests.conftest import ALL_DATABASES
 from tests.console.helpers import make_recording
 
@@ -30,12 +30,7 @@ def demo(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def _log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    pass_second_factor(page, base, username)
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, PASSWORD)
 
 
 def _call(slug: str, *, turns: int = 1) -> CallDriver:

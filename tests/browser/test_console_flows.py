@@ -24,7 +24,7 @@ from compliance.models import Recording
 from compliance.tasks import redact_recording
 from tests.analytics.ai_events import event
 from tests.analytics.conftest import CallDriver
-from tests.browser.two_factor import pass_second_factor
+from tests.browser.two_factor import log_in
 from tests.conftest import ALL_DATABASES, postgres_mode
 from tests.factories import UserFactory, membership
 from tests.live import serve_asgi
@@ -62,12 +62,7 @@ def demo(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def _log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    pass_second_factor(page, base, username)
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, PASSWORD)
 
 
 def _demo_call(slug: str, *, turns: int = 2, end: bool = True) -> CallDriver:

@@ -14,7 +14,7 @@ from calls.models import PhoneNumber
 from callseal.ledger.selectors import ledger_read_stream
 from callseal.tenancy.context import tenant_context
 from callseal.tenancy.models import Tenant
-from tests.browser.two_factor import pass_second_factor
+from tests.browser.two_factor import log_in
 from tests.conftest import ALL_DATABASES
 from tests.live import serve_asgi
 from tests.twilio_standin import TwilioStandIn
@@ -49,12 +49,7 @@ def demo(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def _log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    pass_second_factor(page, base, username)
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, PASSWORD)
 
 
 def test_an_eu_admin_adds_edits_and_removes_a_us_number(

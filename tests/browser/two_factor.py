@@ -46,3 +46,13 @@ def _wait_while_throttled(device) -> None:  # type: ignore[no-untyped-def]
     while not device.verify_is_allowed()[0]:
         time.sleep(0.2)
         device.refresh_from_db()
+
+
+def log_in(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the login page and the second-factor step; end on the dashboard."""
+    page.goto(f"{base}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    pass_second_factor(page, base, username)
+    page.wait_for_url(f"{base}/")
