@@ -9,15 +9,12 @@ import asyncio
 import base64
 import datetime
 import json
-import threading
 import uuid
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
-from websockets.asyncio.server import serve
 
 from calls.audio import TELEPHONE_RATE, ulaw_decode
 from calls.conversations import conversation_result
@@ -31,7 +28,7 @@ from calls.simulator import (
     run_conversation,
 )
 from callseal.ledger.events import RecordedEvent
-from tests.calls.test_simulator import _agent_frame, _TwiML
+from tests.calls.test_simulator import _agent_frame, _scripted_agent_account
 
 
 def _speech(s: float) -> np.ndarray:
@@ -45,23 +42,8 @@ def _loud(message: dict) -> bool:  # type: ignore[type-arg]
 
 
 async def _converse(agent, turns, **options):  # type: ignore[no-untyped-def]
-    async with serve(agent, "127.0.0.1", 0) as ws_server:
-        ws_port = next(iter(ws_server.sockets)).getsockname()[1]
-        _TwiML.stream_url = f"ws://127.0.0.1:{ws_port}/media-stream/"
-        http = ThreadingHTTPServer(("127.0.0.1", 0), _TwiML)
-        threading.Thread(target=http.serve_forever, daemon=True).start()
-        try:
-            account = Account(
-                base_url=f"http://127.0.0.1:{http.server_port}",
-                number="+14155550100",
-                account_sid="AC" + "0" * 32,
-                auth_token="token",
-                status_callback=False,
-            )
-            return await run_conversation(account, turns, **options)
-        finally:
-            http.shutdown()
-            http.server_close()
+    async with _scripted_agent_account(agent) as account:
+        return await run_conversation(account, turns, **options)
 
 
 class _Agent:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -197,26 +198,33 @@ class _TwiML(BaseHTTPRequestHandler):
         pass
 
 
-async def _call_scripted_agent(agent, caller: np.ndarray, **options):  # type: ignore[no-untyped-def]
-    """One simulated call to ``agent`` (a WebSocket handler) behind ``_TwiML``."""
+@contextlib.asynccontextmanager
+async def _scripted_agent_account(agent):  # type: ignore[no-untyped-def]
+    """The Account of a simulated number whose calls reach ``agent`` (a WebSocket handler)
+    through ``_TwiML``."""
     async with serve(agent, "127.0.0.1", 0) as ws_server:
         ws_port = next(iter(ws_server.sockets)).getsockname()[1]
         _TwiML.stream_url = f"ws://127.0.0.1:{ws_port}/media-stream/"
         http = ThreadingHTTPServer(("127.0.0.1", 0), _TwiML)
         threading.Thread(target=http.serve_forever, daemon=True).start()
         try:
-            account = Account(
+            yield Account(
                 base_url=f"http://127.0.0.1:{http.server_port}",
                 number="+14155550100",
                 account_sid="AC" + "0" * 32,
                 auth_token="token",
                 status_callback=False,
             )
-            options.setdefault("echo", False)
-            return await run_call(account, caller, trailing_ms=600, **options)
         finally:
             http.shutdown()
             http.server_close()
+
+
+async def _call_scripted_agent(agent, caller: np.ndarray, **options):  # type: ignore[no-untyped-def]
+    """One simulated call to ``agent`` (a WebSocket handler) behind ``_TwiML``."""
+    async with _scripted_agent_account(agent) as account:
+        options.setdefault("echo", False)
+        return await run_call(account, caller, trailing_ms=600, **options)
 
 
 def _agent_frame() -> str:
